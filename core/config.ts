@@ -1,0 +1,109 @@
+/**
+ * Every environment variable the farm reads, with its default, in one place. The README's
+ * configuration table is generated from ENV_DOCS (`sdf-farm config --markdown`), so the two
+ * cannot drift. Parsed once per process; bad values throw naming the variable.
+ */
+import { ConfigError } from './errors.js';
+import { parseLimits } from './limiter/model-limits.js';
+
+export interface FarmConfig {
+  redisUrl: string;
+  /** Key prefix for every Redis key and BullMQ queue, so farms (and tests) can share a Redis. */
+  prefix: string;
+  geminiApiKey: string | undefined;
+  geminiBaseUrl: string | undefined;
+  port: number;
+  host: string;
+  workerMetricsPort: number;
+  dataDir: string;
+  workerConcurrency: number;
+  /** Most tasks of one run queued or running at once, all stages together. */
+  runWindow: number;
+  taskAttempts: number;
+  requestTimeoutMs: number;
+  logLevel: string;
+  promptsDir: string | undefined;
+  limits: string | undefined;
+  apiToken: string | undefined;
+  /** How long a worker's claim on a task lasts without renewal (renewed while it runs). */
+  lockDurationMs: number;
+  /** How often workers look for tasks whose worker died. */
+  stalledIntervalMs: number;
+  /** How long the producer's leadership lasts without renewal; a standby takes over after it. */
+  producerLockTtlMs: number;
+}
+
+export interface EnvDoc {
+  name: string;
+  default: string;
+  description: string;
+}
+
+export const ENV_DOCS: readonly EnvDoc[] = [
+  { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', description: 'Redis holding queues, run state and shared statistics.' },
+  { name: 'SDF_PREFIX', default: 'sdf', description: 'Prefix of every Redis key and queue; farms sharing one Redis need different prefixes.' },
+  { name: 'GEMINI_API_KEY', default: '(unset)', description: 'Real Gemini key. Unset: the SDK is pointed at the simulator.' },
+  { name: 'GEMINI_BASE_URL', default: '(unset)', description: 'Base URL for the SDK, e.g. a simulator started elsewhere (`http://sim:8090`).' },
+  { name: 'PORT', default: '8080', description: 'API port (`serve`, `run`); 0 picks a free port. The address is logged.' },
+  { name: 'HOST', default: '127.0.0.1', description: 'Interface the API and metrics servers bind to (`0.0.0.0` in containers).' },
+  { name: 'WORKER_METRICS_PORT', default: '9464', description: 'Port of a worker process\'s `/metrics`, `/healthz` and `/readyz`; 0 picks a free port.' },
+  { name: 'DATA_DIR', default: './data', description: 'Where the producer writes each run\'s outputs (`DATA_DIR/<runId>/`).' },
+  { name: 'WORKER_CONCURRENCY', default: '32', description: 'Tasks one worker process runs at once, per stage queue.' },
+  { name: 'SDF_RUN_WINDOW', default: '2000', description: 'Most tasks of one run in Redis at once; expansion waits beyond it.' },
+  { name: 'SDF_TASK_ATTEMPTS', default: '5', description: 'Attempts per task before it is dead-lettered.' },
+  { name: 'SDF_REQUEST_TIMEOUT_MS', default: '600000', description: 'Timeout of one model request.' },
+  { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
+  { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
+  { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
+  { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
+  { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
+  { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'Producer leadership without renewal; a standby producer takes over after it.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
+];
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name}: must be an integer >= ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** Checked at start-up so a typo in SDF_LIMITS stops the process with the field named. */
+function validLimits(json: string | undefined): string | undefined {
+  parseLimits(json);
+  return json;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
+  const prefix = env.SDF_PREFIX || 'sdf';
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new ConfigError(`SDF_PREFIX: only letters, digits, _ and - allowed, got "${prefix}"`);
+  return {
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    prefix,
+    geminiApiKey: optional(env, 'GEMINI_API_KEY'),
+    geminiBaseUrl: optional(env, 'GEMINI_BASE_URL'),
+    port: intVar(env, 'PORT', 8080),
+    host: env.HOST || '127.0.0.1',
+    workerMetricsPort: intVar(env, 'WORKER_METRICS_PORT', 9464),
+    dataDir: env.DATA_DIR || './data',
+    workerConcurrency: intVar(env, 'WORKER_CONCURRENCY', 32, 1),
+    runWindow: intVar(env, 'SDF_RUN_WINDOW', 2000, 1),
+    taskAttempts: intVar(env, 'SDF_TASK_ATTEMPTS', 5, 1),
+    requestTimeoutMs: intVar(env, 'SDF_REQUEST_TIMEOUT_MS', 600_000, 1),
+    logLevel: env.LOG_LEVEL || 'info',
+    promptsDir: optional(env, 'PROMPTS_DIR'),
+    limits: validLimits(optional(env, 'SDF_LIMITS')),
+    apiToken: optional(env, 'SDF_API_TOKEN'),
+    lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),
+    stalledIntervalMs: intVar(env, 'SDF_STALLED_INTERVAL_MS', 30_000, 1000),
+    producerLockTtlMs: intVar(env, 'SDF_PRODUCER_LOCK_TTL_MS', 15_000, 1000),
+  };
+}

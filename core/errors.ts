@@ -1,0 +1,27 @@
+/** Small named error classes; callers branch on the class, never on message text. */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** A run spec that fails validation; `problems` lists every error as `path: message`. */
+export class SpecError extends Error {
+  override name = 'SpecError';
+  constructor(readonly problems: string[]) {
+    super(`invalid run spec: ${problems.join('; ')}`);
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/** Normalises anything thrown into an Error, so handlers never deal with `unknown`. */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}

@@ -1,0 +1,41 @@
+/**
+ * Every Redis key the farm owns, in one place. BullMQ's own keys live under the same prefix
+ * (`<prefix>:<queue>:…`), so one prefix isolates a whole farm.
+ */
+export function runKeys(prefix: string, runId: string) {
+  const base = `${prefix}:run:${runId}`;
+  return {
+    /** Hash: state, name, spec (JSON), createdAt, finishedAt, error. */
+    meta: base,
+    /** Hash of counters: `<stage>:enqueued|done|accepted|rejected|failed`, `<stage>:reason:<r>`, tokens. */
+    stats: `${base}:stats`,
+    /** Hash: per source file, the expansion cursor `{offset, sub, next}` as JSON. */
+    cursors: `${base}:cursors`,
+    /** Hash: per output file, the committed byte length (truncate-to-commit on restart). */
+    offsets: `${base}:offsets`,
+    /** Hash: per stage, tasks enqueued and not yet committed. */
+    inflight: `${base}:inflight`,
+    /** Bitmap per stage: bit `index` set once that task's result is committed (1 bit per task). */
+    done: (stage: string) => `${base}:done:${stage}`,
+    /** String: the latest pattern-audit report (JSON) of the run's documents or chats. */
+    patterns: (kind: string) => `${base}:patterns:${kind}`,
+    /** Hash: accepted items carrying each active pattern (downsample mode). */
+    patternCounts: (kind: string) => `${base}:patterns:${kind}:counts`,
+    /** Hash: records withheld from the export by the final pattern check, id → JSON {pattern, span}. */
+    withheld: (kind: string) => `${base}:withheld:${kind}`,
+    /** Hash: dead-lettered tasks `<stage>:<index>` → JSON {error, attempts, input}. */
+    deadLetters: `${base}:dead`,
+  };
+}
+
+export function farmKeys(prefix: string) {
+  return {
+    /** Sorted set of run ids by creation time. */
+    runs: `${prefix}:runs`,
+    /** Set of runs the producer must drive (queued or running). */
+    activeRuns: `${prefix}:runs:active`,
+    /** String lock held by the one producer that drives runs. */
+    producerLock: `${prefix}:producer:lock`,
+    idempotency: (key: string) => `${prefix}:idem:${key}`,
+  };
+}

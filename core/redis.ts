@@ -1,0 +1,20 @@
+import { Redis } from 'ioredis';
+
+/** A connection suitable for BullMQ too (it requires `maxRetriesPerRequest: null`). */
+export function createRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+}
+
+/** Whether a Redis answers at `url` within `timeoutMs`; never throws. */
+export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import { runKeys } from '../keys.js';
+import type { StageQueues } from '../queues.js';
+import { isStage, type Stage } from '../stages.js';
+import type { RunMeta, RunStore } from './run-store.js';
+import type { RunState } from './run-state.js';
+
+export interface StageStatus {
+  queued: number;
+  active: number;
+  done: number;
+  accepted: number;
+  rejected: number;
+  failed: number;
+  /** Items handed to the next stage (facts, types, ideas, prompts…). */
+  items: number;
+  rejectedByReason: Record<string, number>;
+}
+
+export interface RunStatus {
+  id: string;
+  name: string;
+  state: RunState;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  quota?: string;
+  stages: Partial<Record<Stage, StageStatus>>;
+  tokens: { prompt: number; output: number; thoughts: number };
+  calls: number;
+  costUsd: number;
+  deadLetters: number;
+}
+
+function emptyStage(): StageStatus {
+  return { queued: 0, active: 0, done: 0, accepted: 0, rejected: 0, failed: 0, items: 0, rejectedByReason: {} };
+}
+
+/**
+ * A run's progress from its counters, plus tasks active right now from BullMQ (bounded by the
+ * farm's concurrency, so this stays cheap however large the run).
+ */
+export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunMeta, queues?: StageQueues): Promise<RunStatus> {
+  const keys = runKeys(prefix, run.id);
+  const [stats, deadLetters] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters)]);
+  const stages: Partial<Record<Stage, StageStatus>> = {};
+  const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
+  for (const [field, value] of Object.entries(stats)) {
+    const [name, kind, reason] = field.split(':');
+    // Stage counters are `<stage>:<kind>`; the hash also holds tokens, cost, per-model and audit counters.
+    if (!name || !kind || !isStage(name)) continue;
+    const s = stage(name);
+    if (kind === 'reason' && reason) s.rejectedByReason[reason] = value;
+    else if (kind === 'enqueued') s.queued += value;
+    else if (kind === 'done') s.done = value;
+    else if (kind === 'accepted' || kind === 'rejected' || kind === 'failed' || kind === 'items') s[kind] = value;
+  }
+  if (queues && (run.state === 'running' || run.state === 'queued')) {
+    for (const [name, queue] of Object.entries(queues)) {
+      const active = await queue.getActive(0, 999);
+      const mine = active.filter((job) => (job?.data as { runId?: string } | undefined)?.runId === run.id).length;
+      if (mine > 0) stage(name).active = mine;
+    }
+  }
+  for (const s of Object.values(stages)) s.queued = Math.max(0, s.queued - s.done - s.active);
+  return {
+    id: run.id,
+    name: run.name,
+    state: run.state,
+    createdAt: run.createdAt,
+    ...(run.startedAt ? { startedAt: run.startedAt } : {}),
+    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+    ...(run.error ? { error: run.error } : {}),
+    ...(run.quota ? { quota: run.quota } : {}),
+    stages,
+    tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
+    calls: stats.calls ?? 0,
+    costUsd: stats['cost:usd'] ?? 0,
+    deadLetters,
+  };
+}

@@ -1,0 +1,125 @@
+import { randomBytes, createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { farmKeys, runKeys } from '../keys.js';
+import type { RunSpec } from '../spec/run-spec-schema.js';
+import { isFinal, type RunState } from './run-state.js';
+
+export interface RunMeta {
+  id: string;
+  name: string;
+  state: RunState;
+  spec: RunSpec;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  /** Set when a model's quota stops the run's work (e.g. the daily quota is spent). */
+  quota?: string;
+}
+
+/** Sortable, unique, URL-safe: creation time then randomness. */
+export function newRunId(now = Date.now()): string {
+  return `run_${now.toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * Run records in Redis: the metadata hash, the run index, the active set the producer drives,
+ * and idempotency keys. Shared by the API (create, read, cancel) and the producer (state moves).
+ */
+export class RunStore {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  async create(spec: RunSpec, idempotencyKey?: string): Promise<{ run: RunMeta; created: boolean }> {
+    const farm = farmKeys(this.prefix);
+    const id = newRunId();
+    const bodyHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    if (idempotencyKey) {
+      // Claim the key first: two identical submissions racing get one run.
+      const claimed = await this.redis.set(farm.idempotency(idempotencyKey), `${id} ${bodyHash}`, 'EX', 7 * 86400, 'NX');
+      if (!claimed) {
+        const existing = (await this.redis.get(farm.idempotency(idempotencyKey))) ?? '';
+        const [existingId, existingHash] = existing.split(' ');
+        if (existingHash !== bodyHash) throw new ConflictError(`Idempotency-Key "${idempotencyKey}" was used with a different body`);
+        return { run: await this.get(existingId!), created: false };
+      }
+    }
+    const run: RunMeta = { id, name: spec.name ?? 'run', state: 'queued', spec, createdAt: new Date().toISOString() };
+    await this.redis
+      .multi()
+      .hset(runKeys(this.prefix, id).meta, { id, name: run.name, state: run.state, spec: JSON.stringify(spec), createdAt: run.createdAt })
+      .zadd(farm.runs, Date.now(), id)
+      .sadd(farm.activeRuns, id)
+      .exec();
+    return { run, created: true };
+  }
+
+  async find(id: string): Promise<RunMeta | undefined> {
+    const hash = await this.redis.hgetall(runKeys(this.prefix, id).meta);
+    if (!hash.id) return undefined;
+    return {
+      id: hash.id,
+      name: hash.name ?? 'run',
+      state: (hash.state ?? 'queued') as RunState,
+      spec: JSON.parse(hash.spec ?? '{}') as RunSpec,
+      createdAt: hash.createdAt ?? '',
+      ...(hash.startedAt ? { startedAt: hash.startedAt } : {}),
+      ...(hash.finishedAt ? { finishedAt: hash.finishedAt } : {}),
+      ...(hash.error ? { error: hash.error } : {}),
+      ...(hash.quota ? { quota: hash.quota } : {}),
+    };
+  }
+
+  async get(id: string): Promise<RunMeta> {
+    const run = await this.find(id);
+    if (!run) throw new NotFoundError(`run ${id} not found`);
+    return run;
+  }
+
+  async state(id: string): Promise<RunState | undefined> {
+    return ((await this.redis.hget(runKeys(this.prefix, id).meta, 'state')) ?? undefined) as RunState | undefined;
+  }
+
+  /** Newest first. */
+  async list(limit = 100, offset = 0): Promise<string[]> {
+    return this.redis.zrevrange(farmKeys(this.prefix).runs, offset, offset + limit - 1);
+  }
+
+  async activeRunIds(): Promise<string[]> {
+    return this.redis.smembers(farmKeys(this.prefix).activeRuns);
+  }
+
+  async markRunning(id: string): Promise<void> {
+    await this.redis.hset(runKeys(this.prefix, id).meta, { state: 'running', startedAt: new Date().toISOString() });
+  }
+
+  /** Moves a run to a final state once; a run already final keeps its state. Returns whether it moved. */
+  async finish(id: string, state: Extract<RunState, 'completed' | 'cancelled' | 'failed'>, error?: string): Promise<boolean> {
+    const current = await this.state(id);
+    if (!current) throw new NotFoundError(`run ${id} not found`);
+    if (isFinal(current)) return false;
+    const fields: Record<string, string> = { state, finishedAt: new Date().toISOString() };
+    if (error) fields.error = error;
+    await this.redis.multi().hset(runKeys(this.prefix, id).meta, fields).srem(farmKeys(this.prefix).activeRuns, id).exec();
+    return true;
+  }
+
+  async stats(id: string): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(runKeys(this.prefix, id).stats);
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  async countByState(): Promise<Record<RunState, number>> {
+    const counts: Record<RunState, number> = { queued: 0, running: 0, completed: 0, cancelled: 0, failed: 0 };
+    const ids = await this.list(10_000);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(runKeys(this.prefix, id).meta, 'state');
+    for (const [, state] of (await pipeline.exec()) ?? []) {
+      if (typeof state === 'string' && state in counts) counts[state as RunState]++;
+    }
+    return counts;
+  }
+}

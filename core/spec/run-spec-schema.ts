@@ -1,0 +1,82 @@
+import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typebox';
+import { STAGES, type Stage } from '../stages.js';
+import { FilterSpecSchema } from '../filters/filter-spec.js';
+
+/**
+ * The run spec: the public contract of a run. Fields are added over time, never renamed.
+ * The schema is the type: ajv validates with it, TypeScript reads `RunSpec` from it.
+ */
+
+const PositiveInt = (description: string) => Type.Integer({ minimum: 1, description });
+
+export const StageSettingsSchema = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, description: 'Gemini model for this stage.' })),
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelLimitsSchema = Type.Object(
+  {
+    rpm: Type.Optional(PositiveInt('Requests per minute, farm-wide.')),
+    tpm: Type.Optional(PositiveInt('Input tokens per minute, farm-wide.')),
+    rpd: Type.Optional(PositiveInt('Requests per day, farm-wide.')),
+  },
+  { additionalProperties: false },
+);
+
+/** An object with an optional entry per stage name; an unknown stage is an error. */
+function perStage<T extends TSchema>(schema: T) {
+  const properties = Object.fromEntries(STAGES.map((stage) => [stage, Type.Optional(schema)])) as unknown as Record<Stage, TOptional<T>>;
+  return Type.Object(properties, { additionalProperties: false });
+}
+
+export const PromptOverrideSchema = Type.Object(
+  {
+    user: Type.Optional(Type.String({ minLength: 1 })),
+    system: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const RunSpecSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    universe: Type.String({ minLength: 1, description: 'The universe context, e.g. a bulleted traits document.' }),
+    keyFacts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    traits: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    documents: Type.Optional(
+      Type.Object(
+        {
+          model: Type.Optional(Type.String({ minLength: 1 })),
+          docTypesPerFact: PositiveInt('Distinct document types per fact.'),
+          ideasPerType: PositiveInt('Document ideas per (fact, type).'),
+          docsPerIdea: PositiveInt('Documents per idea.'),
+          revise: Type.Optional(Type.Boolean({ description: 'Critique and rewrite every document.' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    chats: Type.Optional(
+      Type.Object(
+        {
+          model: Type.Optional(Type.String({ minLength: 1 })),
+          responseModel: Type.Optional(Type.String({ minLength: 1 })),
+          promptsPerTrait: PositiveInt('User prompts per trait.'),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    stages: Type.Optional(perStage(StageSettingsSchema)),
+    limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
+    prompts: Type.Optional(perStage(PromptOverrideSchema)),
+    filters: Type.Optional(FilterSpecSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type RunSpec = Static<typeof RunSpecSchema>;
+export type StageSettings = Static<typeof StageSettingsSchema>;
+export type ModelLimits = Static<typeof ModelLimitsSchema>;

@@ -1,0 +1,49 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { SpecError } from '../errors.js';
+import { RunSpecSchema, type RunSpec } from './run-spec-schema.js';
+import { filterSpecProblems } from '../filters/filter-spec.js';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<RunSpec>(RunSpecSchema);
+
+/** `/documents/docsPerIdea` → `documents.docsPerIdea`; array indexes as `[2]`. */
+function toPath(error: ErrorObject): string {
+  const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (error.keyword === 'additionalProperties') parts.push(String(error.params.additionalProperty));
+  if (error.keyword === 'required') parts.push(String(error.params.missingProperty));
+  let path = '';
+  for (const part of parts) path += /^\d+$/.test(part) ? `[${part}]` : path ? `.${part}` : part;
+  return path || '(spec)';
+}
+
+function describe(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') return 'is not a known field';
+  if (error.keyword === 'required') return 'is required';
+  return error.message ?? 'is invalid';
+}
+
+/** Every problem of the spec, one `path: message` each; empty when valid. */
+export function runSpecProblems(spec: unknown): string[] {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return ['(spec): must be an object'];
+  if (validate(spec)) return semanticProblems(spec);
+  const seen = new Set<string>();
+  for (const error of validate.errors ?? []) {
+    seen.add(`${toPath(error)}: ${describe(error)}`);
+  }
+  return [...seen];
+}
+
+function semanticProblems(spec: RunSpec): string[] {
+  const problems: string[] = [];
+  if (!spec.documents && !spec.chats) problems.push('(spec): must ask for documents, chats, or both');
+  if (spec.universe.trim() === '') problems.push('universe: must not be blank');
+  problems.push(...filterSpecProblems(spec.filters));
+  return problems;
+}
+
+/** Returns the spec typed, or throws SpecError listing every problem. */
+export function validateRunSpec(spec: unknown): RunSpec {
+  const problems = runSpecProblems(spec);
+  if (problems.length > 0) throw new SpecError(problems);
+  return spec as RunSpec;
+}

@@ -1,0 +1,93 @@
+import type { Stage } from './stages.js';
+
+/**
+ * Domain vocabulary. A run expands into tasks (one model-facing unit of work each); a task
+ * produces items (facts, doc types, ideas, drafts, prompts: inputs of the next stage) and/or
+ * one final record (a document, a chat) or a rejection.
+ */
+
+/** What a stage task needs beyond the run spec; built by the producer's expansion table. */
+export interface TaskInput {
+  /** Index of the fact (documents) or trait (chats) this task descends from. */
+  f?: number;
+  fact?: string;
+  t?: number;
+  docType?: string;
+  i?: number;
+  idea?: string;
+  d?: number;
+  draft?: string;
+  critiqueOf?: string;
+  trait?: string;
+  /** chat-prompts: how many prompts this task asks for. */
+  count?: number;
+  batch?: number;
+  category?: string;
+  prompt?: string;
+  /** Provenance carried down from earlier stages (ids of parent items). */
+  parent?: string;
+}
+
+export interface TaskData {
+  runId: string;
+  stage: Stage;
+  index: number;
+  input: TaskInput;
+}
+
+export interface Usage {
+  promptTokens: number;
+  outputTokens: number;
+  thoughtsTokens: number;
+  calls: number;
+  costUsd: number;
+}
+
+export const ZERO_USAGE: Usage = { promptTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0 };
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    thoughtsTokens: a.thoughtsTokens + b.thoughtsTokens,
+    calls: a.calls + b.calls,
+    costUsd: a.costUsd + b.costUsd,
+  };
+}
+
+export const OUTCOMES = ['accepted', 'rejected', 'failed', 'skipped'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** A rejected output, as written to rejected.jsonl. */
+export interface Rejection {
+  reason: string;
+  rule?: string;
+  span?: string;
+  detail?: string;
+}
+
+/** What a worker hands the producer for one task. Exactly one per task is committed. */
+export interface TaskResult {
+  runId: string;
+  stage: Stage;
+  index: number;
+  id: string;
+  outcome: Outcome;
+  model: string;
+  usage: Usage;
+  /** Inputs for the next stage (one line each in the stage's item file). */
+  items?: Record<string, unknown>[];
+  /** The final record for documents/chats (accepted). */
+  record?: Record<string, unknown>;
+  /** Rejected outputs (the task's own, or sub-items such as unsuitable ideas). */
+  rejections?: (Rejection & { id: string; text?: string; provenance?: Record<string, unknown> })[];
+  /** failed: the last error, for the dead-letter view. */
+  error?: string;
+  attempts?: number;
+  /** failed: the task's input, so it can be re-driven (POST /v1/runs/:id/retry-failed). */
+  input?: TaskInput;
+}
+
+export function taskId(stage: Stage, index: number): string {
+  return `${stage}-${index}`;
+}
