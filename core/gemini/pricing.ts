@@ -1,0 +1,18 @@
+/**
+ * Approximate public list prices, USD per million tokens (standard tier, prompts up to 200k
+ * tokens). Estimates for budgeting and dashboards, not invoices: check current pricing. Thinking
+ * tokens are billed as output. A model not in the table is counted at 0: add it here to price it.
+ */
+export const PRICES_PER_MILLION: Record<string, { input: number; output: number }> = {
+  'gemini-2.5-pro': { input: 1.25, output: 10 },
+  'gemini-2.5-flash': { input: 0.3, output: 2.5 },
+  'gemini-2.5-flash-lite': { input: 0.1, output: 0.4 },
+  'gemini-2.0-flash': { input: 0.1, output: 0.4 },
+  'gemini-2.0-flash-lite': { input: 0.075, output: 0.3 },
+};
+
+export function estimateCostUsd(model: string, usage: { promptTokens: number; outputTokens: number; thoughtsTokens: number }): number {
+  const price = PRICES_PER_MILLION[model];
+  if (!price) return 0;
+  return (usage.promptTokens * price.input + (usage.outputTokens + usage.thoughtsTokens) * price.output) / 1_000_000;
+}

@@ -1,0 +1,226 @@
+import type { Redis } from 'ioredis';
+import type { ModelLimits } from './model-limits.js';
+
+/**
+ * Sliding-window log per model: every granted request is a member of a sorted set scored by its
+ * time, with its input tokens; a request is granted only if, counting it, the last `window` ms
+ * hold at most rpm requests and tpm tokens, and today's count is under rpd. One Lua script checks
+ * and records, so any number of processes share the quota without races. The window is a little
+ * longer than a minute (`windowMs`) so network jitter between here and the provider cannot push
+ * two windows' worth into one of the provider's minutes.
+ *
+ * Time is Redis's own clock (TIME), so processes on hosts with skewed clocks agree; tests may
+ * pass `now`. KEYS: log, tokens-sum, day-count, pause, adapt   ARGV: now|'', window, rpm, tpm,
+ * rpd, tokens, id, dayTtl. Returns {granted(1/0), retryMs, reason, factor, now}.
+ */
+const ACQUIRE = `
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call('time')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local window = tonumber(ARGV[2])
+local rpm = tonumber(ARGV[3])
+local tpm = tonumber(ARGV[4])
+local rpd = tonumber(ARGV[5])
+local tokens = tonumber(ARGV[6])
+local factor = tonumber(redis.call('hget', KEYS[5], 'factor') or '1')
+
+local paused = redis.call('pttl', KEYS[4])
+if paused > 0 then return {0, paused, 'paused', tostring(factor), now} end
+
+local expired = redis.call('zrangebyscore', KEYS[1], '-inf', now - window)
+if #expired > 0 then
+  local freed = 0
+  for _, member in ipairs(expired) do
+    freed = freed + tonumber(string.match(member, ':(-?%d+)$'))
+  end
+  redis.call('zremrangebyscore', KEYS[1], '-inf', now - window)
+  redis.call('decrby', KEYS[2], freed)
+end
+
+if rpd > 0 then
+  local today = tonumber(redis.call('get', KEYS[3]) or '0')
+  if today >= rpd then return {0, tonumber(ARGV[8]), 'rpd', tostring(factor), now} end
+end
+
+local effRpm = rpm > 0 and math.max(1, math.floor(rpm * factor)) or 0
+local effTpm = tpm > 0 and math.max(1, math.floor(tpm * factor)) or 0
+if effRpm > 0 then
+  local count = redis.call('zcard', KEYS[1])
+  if count >= effRpm then
+    local oldest = redis.call('zrange', KEYS[1], count - effRpm, count - effRpm, 'WITHSCORES')
+    return {0, math.max(1, tonumber(oldest[2]) + window - now), 'rpm', tostring(factor), now}
+  end
+end
+if effTpm > 0 then
+  local used = tonumber(redis.call('get', KEYS[2]) or '0')
+  if used + tokens > effTpm then
+    if tokens > effTpm then tokens = effTpm end
+    local members = redis.call('zrange', KEYS[1], 0, -1, 'WITHSCORES')
+    local freed = 0
+    for i = 1, #members, 2 do
+      freed = freed + tonumber(string.match(members[i], ':(-?%d+)$'))
+      if used - freed + tokens <= effTpm then
+        return {0, math.max(1, tonumber(members[i + 1]) + window - now), 'tpm', tostring(factor), now}
+      end
+    end
+    return {0, window, 'tpm', tostring(factor), now}
+  end
+end
+
+redis.call('zadd', KEYS[1], now, ARGV[7] .. ':' .. tokens)
+redis.call('incrby', KEYS[2], tokens)
+redis.call('pexpire', KEYS[1], window * 2)
+redis.call('pexpire', KEYS[2], window * 2)
+if rpd > 0 then
+  redis.call('incr', KEYS[3])
+  redis.call('pexpire', KEYS[3], tonumber(ARGV[8]) + 3600000)
+end
+return {1, 0, 'ok', tostring(factor), now}
+`;
+
+/** Corrects a grant's tokens once the real count is known: an entry at the grant's time, so it leaves the window with it. */
+const SETTLE = `
+local delta = tonumber(ARGV[3])
+if delta == 0 then return 0 end
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('zadd', KEYS[1], tonumber(ARGV[1]), ARGV[2] .. ':' .. delta)
+redis.call('incrby', KEYS[2], delta)
+return 1
+`;
+
+/** 429: slow down to 80% (floor 10%). Success: after 50 in a row, speed back up 10% toward the configured rate. */
+const ADAPT = `
+local factor = tonumber(redis.call('hget', KEYS[1], 'factor') or '1')
+if ARGV[1] == 'limited' then
+  factor = math.max(0.1, factor * 0.8)
+  redis.call('hset', KEYS[1], 'factor', tostring(factor), 'streak', 0)
+elseif factor < 1 then
+  local streak = redis.call('hincrby', KEYS[1], 'streak', 1)
+  if streak >= 50 then
+    factor = math.min(1, factor * 1.1)
+    redis.call('hset', KEYS[1], 'factor', tostring(factor), 'streak', 0)
+  end
+end
+redis.call('expire', KEYS[1], 86400)
+return tostring(factor)
+`;
+
+export interface Reservation {
+  /** Records the real input tokens of the granted call. */
+  settle(actualInputTokens: number): Promise<void>;
+}
+
+export type Grant =
+  | { ok: true; reservation: Reservation; factor: number; /** Redis time of the grant. */ grantedAt: number }
+  | { ok: false; retryInMs: number; reason: 'rpm' | 'tpm' | 'rpd' | 'paused'; factor: number };
+
+export interface RateLimiterOptions {
+  redis: Redis;
+  prefix: string;
+  /** Default limits of a model (undefined = unlimited) when a call brings none. @defaultValue none */
+  limitsFor?: (model: string) => ModelLimits | undefined;
+  /** @defaultValue 61000: a minute plus a second of margin for network jitter */
+  windowMs?: number;
+  /** A clock for tests; by default Redis's TIME. */
+  now?: () => number;
+}
+
+let sequence = 0;
+
+/** Farm-wide RPM/TPM/RPD quotas per model, shared by every worker through Redis. */
+export class RateLimiter {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #limitsFor: (model: string) => ModelLimits | undefined;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #injectedClock: boolean;
+  readonly #id = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+  constructor(options: RateLimiterOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix;
+    this.#limitsFor = options.limitsFor ?? (() => undefined);
+    this.#windowMs = options.windowMs ?? 61_000;
+    this.#now = options.now ?? Date.now;
+    this.#injectedClock = Boolean(options.now);
+  }
+
+  #keys(model: string) {
+    const base = `${this.#prefix}:limiter:${model}`;
+    const day = new Date(this.#now()).toISOString().slice(0, 10);
+    return { log: `${base}:log`, tokens: `${base}:tokens`, day: `${base}:rpd:${day}`, pause: `${base}:pause`, adapt: `${base}:adapt` };
+  }
+
+  /** Grants a call now or says how long to wait; `limits` (a run's) wins over `limitsFor`. */
+  async tryAcquire(model: string, estimatedInputTokens: number, limits = this.#limitsFor(model)): Promise<Grant> {
+    const noop: Reservation = { settle: async () => {} };
+    if (!limits) return { ok: true, reservation: noop, factor: 1, grantedAt: this.#now() };
+    const now = this.#now();
+    const k = this.#keys(model);
+    const tokens = Math.max(0, Math.round(estimatedInputTokens));
+    const member = `${this.#id}.${(sequence++).toString(36)}`;
+    const untilMidnight = Date.parse(`${new Date(now).toISOString().slice(0, 10)}T00:00:00Z`) + 86_400_000 - now;
+    const [granted, retryMs, reason, factor, at] = (await this.#redis.eval(
+      ACQUIRE,
+      5,
+      k.log,
+      k.tokens,
+      k.day,
+      k.pause,
+      k.adapt,
+      this.#injectedClock ? now : '',
+      this.#windowMs,
+      limits.rpm ?? 0,
+      limits.tpm ?? 0,
+      limits.rpd ?? 0,
+      tokens,
+      member,
+      untilMidnight,
+    )) as [number, number, string, string, number];
+    if (granted !== 1) return { ok: false, retryInMs: Number(retryMs), reason: reason as 'rpm' | 'tpm' | 'rpd' | 'paused', factor: Number(factor) };
+    return {
+      ok: true,
+      factor: Number(factor),
+      grantedAt: Number(at),
+      reservation: {
+        settle: async (actual: number) => {
+          const delta = Math.round(actual) - tokens;
+          if (delta !== 0 && limits.tpm) await this.#redis.eval(SETTLE, 2, k.log, k.tokens, Number(at), `${member}s`, delta);
+        },
+      },
+    };
+  }
+
+  /** Stops every process from calling `model` for `ms` (e.g. RetryInfo after a 429). Never shortens a longer pause. */
+  async pause(model: string, ms: number, reason = '429'): Promise<void> {
+    const key = this.#keys(model).pause;
+    const current = await this.#redis.pttl(key);
+    if (current < ms) await this.#redis.set(key, reason, 'PX', Math.max(1, Math.ceil(ms)));
+  }
+
+  async reportRateLimited(model: string): Promise<number> {
+    return Number(await this.#redis.eval(ADAPT, 1, this.#keys(model).adapt, 'limited'));
+  }
+
+  async reportSuccess(model: string): Promise<number> {
+    return Number(await this.#redis.eval(ADAPT, 1, this.#keys(model).adapt, 'ok'));
+  }
+
+  /** Current effective limits (after adaptation) and pause, for metrics and status. */
+  async effective(model: string, configured = this.#limitsFor(model)): Promise<{ rpm?: number; tpm?: number; rpd?: number; factor: number; pausedForMs: number }> {
+    const limits = configured ?? {};
+    const k = this.#keys(model);
+    const [factorRaw, paused] = await Promise.all([this.#redis.hget(k.adapt, 'factor'), this.#redis.pttl(k.pause)]);
+    const factor = Number(factorRaw ?? 1);
+    return {
+      ...(limits.rpm ? { rpm: Math.max(1, Math.floor(limits.rpm * factor)) } : {}),
+      ...(limits.tpm ? { tpm: Math.max(1, Math.floor(limits.tpm * factor)) } : {}),
+      ...(limits.rpd ? { rpd: limits.rpd } : {}),
+      factor,
+      pausedForMs: Math.max(0, paused),
+    };
+  }
+}
