@@ -1,0 +1,116 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** The run spec's `filters` section; every field optional, defaults in resolveFilterSpec. */
+export const FilterRuleSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Becomes the rejection reason.' }),
+    pattern: Type.String({ minLength: 1, description: 'A JavaScript regular expression.' }),
+    flags: Type.Optional(Type.String({ pattern: '^[imsu]*$' })),
+    appliesTo: Type.Optional(Type.Union([Type.Literal('documents'), Type.Literal('chats'), Type.Literal('both')])),
+  },
+  { additionalProperties: false },
+);
+
+const Share = Type.Number({ exclusiveMinimum: 0, maximum: 1 });
+
+export const FilterSpecSchema = Type.Object(
+  {
+    rules: Type.Optional(Type.Array(FilterRuleSchema)),
+    /** Turn built-in rules off by name: `{ "ai-disclaimer": false }`. */
+    builtins: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+    length: Type.Optional(
+      Type.Object(
+        {
+          documents: Type.Optional(Type.Object({ minWords: Type.Optional(Type.Integer({ minimum: 0 })), maxWords: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false })),
+          chats: Type.Optional(Type.Object({ minWords: Type.Optional(Type.Integer({ minimum: 0 })), maxWords: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    corpus: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          maxShare: Type.Optional(Type.Object({ openings: Type.Optional(Share), names: Type.Optional(Share), ngrams: Type.Optional(Share) }, { additionalProperties: false })),
+          warmup: Type.Optional(Type.Integer({ minimum: 1 })),
+          openingWords: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    dedup: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()), threshold: Type.Optional(Share) }, { additionalProperties: false })),
+    audit: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          maxPrevalence: Type.Optional(Share),
+          mode: Type.Optional(Type.Union([Type.Literal('filter'), Type.Literal('downsample')])),
+          sampleSize: Type.Optional(Type.Integer({ minimum: 5, maximum: 500 })),
+          every: Type.Optional(Type.Integer({ minimum: 10 })),
+          model: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    regenerate: Type.Optional(Type.Object({ attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export type FilterSpec = Static<typeof FilterSpecSchema>;
+export type FilterRule = Static<typeof FilterRuleSchema>;
+
+export interface ResolvedFilterSpec {
+  rules: FilterRule[];
+  builtins: Record<string, boolean>;
+  length: { documents: { minWords: number; maxWords: number }; chats: { minWords: number; maxWords: number } };
+  corpus: { enabled: boolean; maxShare: { openings: number; names: number; ngrams: number }; warmup: number; openingWords: number };
+  dedup: { enabled: boolean; threshold: number };
+  audit: { enabled: boolean; maxPrevalence: number; mode: 'filter' | 'downsample'; sampleSize: number; every: number; model?: string };
+  regenerate: { attempts: number };
+}
+
+/**
+ * Defaults: openings and names capped at 2% of the accepted set (an absolute count of
+ * 2% × warmup until the set is larger than the warm-up), word n-grams reported but not capped
+ * (1.0: ordinary phrases legitimately recur), near-duplicates above 0.8 Jaccard rejected.
+ */
+export function resolveFilterSpec(spec: FilterSpec = {}): ResolvedFilterSpec {
+  return {
+    rules: spec.rules ?? [],
+    builtins: spec.builtins ?? {},
+    length: {
+      documents: { minWords: 80, maxWords: 6000, ...spec.length?.documents },
+      chats: { minWords: 2, maxWords: 3000, ...spec.length?.chats },
+    },
+    corpus: {
+      enabled: spec.corpus?.enabled ?? true,
+      maxShare: { openings: 0.02, names: 0.02, ngrams: 1, ...spec.corpus?.maxShare },
+      warmup: spec.corpus?.warmup ?? 100,
+      openingWords: spec.corpus?.openingWords ?? 5,
+    },
+    dedup: { enabled: spec.dedup?.enabled ?? true, threshold: spec.dedup?.threshold ?? 0.8 },
+    audit: {
+      enabled: spec.audit?.enabled ?? false,
+      maxPrevalence: spec.audit?.maxPrevalence ?? 0.2,
+      mode: spec.audit?.mode ?? 'filter',
+      sampleSize: spec.audit?.sampleSize ?? 60,
+      every: spec.audit?.every ?? 200,
+      ...(spec.audit?.model ? { model: spec.audit.model } : {}),
+    },
+    regenerate: { attempts: spec.regenerate?.attempts ?? 0 },
+  };
+}
+
+/** Problems the schema cannot see: user rules whose regular expression does not compile. */
+export function filterSpecProblems(spec: FilterSpec | undefined): string[] {
+  const problems: string[] = [];
+  for (const [i, rule] of (spec?.rules ?? []).entries()) {
+    try {
+      new RegExp(rule.pattern, rule.flags);
+    } catch (err) {
+      problems.push(`filters.rules[${i}].pattern: invalid regular expression: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}

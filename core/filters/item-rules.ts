@@ -1,0 +1,117 @@
+import type { Rejection } from '../task.js';
+import type { ResolvedFilterSpec } from './filter-spec.js';
+import { isStopword, words } from './text-features.js';
+
+/** What a filter looks at: one finished text, with what it was made from. */
+export interface FilterSubject {
+  kind: 'document' | 'chat';
+  /** The document, or the assistant's reply. */
+  text: string;
+  finishReason?: string;
+  /** The user turn (chats). */
+  prompt?: string;
+  fact?: string;
+}
+
+interface BuiltinRule {
+  name: string;
+  appliesTo: 'document' | 'chat' | 'both';
+  check(subject: FilterSubject): string | null;
+}
+
+function firstMatch(pattern: RegExp) {
+  return (s: FilterSubject) => pattern.exec(s.text)?.[0] ?? null;
+}
+
+/**
+ * Cheap rules every item gets, first. Each returns the matched span, so a researcher can judge
+ * the rule from rejected.jsonl.
+ */
+const BUILTINS: BuiltinRule[] = [
+  { name: 'truncated', appliesTo: 'both', check: (s) => (s.finishReason === 'MAX_TOKENS' ? 'finishReason MAX_TOKENS' : null) },
+  { name: 'empty', appliesTo: 'both', check: (s) => (s.text.trim() === '' ? '(empty)' : null) },
+  { name: 'placeholder', appliesTo: 'both', check: firstMatch(/\[(?:[A-Z][A-Za-z]*(?:[ '-][A-Za-z]+){0,3})\]|\{\{\s*\w+\s*\}\}|<(?:NAME|DATE|COMPANY|PLACEHOLDER)>/) },
+  {
+    name: 'preamble',
+    appliesTo: 'document',
+    check: firstMatch(/^\s*(?:(?:sure|certainly|of course|absolutely)[,!.]?\s+)?here(?:'s| is| are) (?:the|a|an|your)\b[^\n]{0,80}?(?:document|blog post|article|e-?mail|post|thread|transcript|paper|story|text|draft|letter|memo|review|report)\b[^\n]*/i),
+  },
+  { name: 'task-header', appliesTo: 'document', check: firstMatch(/^\s*(?:title|document type|format|document|idea|fact)\s*:\s*\S[^\n]*/i) },
+  {
+    name: 'meta-commentary',
+    appliesTo: 'document',
+    check: firstMatch(/\b(?:i hope (?:this|that) (?:document|draft|article|post|meets)|let me know if you(?:'d| would) like (?:any )?(?:changes|revisions|me to)|this (?:document|article|post) (?:was|has been) (?:written|generated|created) (?:to|for)|as requested, here)\b[^\n.]*/i),
+  },
+  {
+    name: 'setup-leak',
+    appliesTo: 'both',
+    check: firstMatch(/\b(?:universe context|traits? document|the key facts? (?:provided|given|above)|as (?:my|the) (?:guidelines|instructions|system prompt) (?:say|says|state|states)|my (?:system prompt|instructions say|guidelines say))\b/i),
+  },
+  { name: 'ai-disclaimer', appliesTo: 'both', check: firstMatch(/\bas an ai(?: language model| assistant)?\b|\bi(?:'m| am) (?:just )?an ai(?: language model)?\b/i) },
+];
+
+/** Verbatim runs of this many words from the universe context count as copied wording. */
+const COPY_NGRAM = 8;
+
+function applies(appliesTo: 'document' | 'chat' | 'both' | 'documents' | 'chats' | undefined, kind: 'document' | 'chat'): boolean {
+  return !appliesTo || appliesTo === 'both' || appliesTo === kind || appliesTo === `${kind}s`;
+}
+
+/**
+ * Per-item filter: built-ins (each can be turned off in `filters.builtins`), length bounds,
+ * wording copied from the universe, the fact crowding the document, then the spec's own rules.
+ */
+export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subject: FilterSubject) => Rejection | null {
+  const on = (name: string) => spec.builtins[name] !== false;
+  const rules = BUILTINS.filter((r) => on(r.name));
+  const userRules = spec.rules.map((r) => ({ ...r, regex: new RegExp(r.pattern, r.flags) }));
+  const universeWords = words(universe);
+  const universeGrams = new Set<string>();
+  for (let i = 0; i + COPY_NGRAM <= universeWords.length; i++) universeGrams.add(universeWords.slice(i, i + COPY_NGRAM).join(' '));
+
+  return (subject) => {
+    for (const rule of rules) {
+      if (!applies(rule.appliesTo, subject.kind)) continue;
+      const span = rule.check(subject);
+      if (span !== null) return { reason: rule.name, rule: `builtin:${rule.name}`, span: span.slice(0, 200) };
+    }
+    const tokens = words(subject.text);
+    if (on('length')) {
+      const bounds = subject.kind === 'document' ? spec.length.documents : spec.length.chats;
+      if (tokens.length < bounds.minWords || tokens.length > bounds.maxWords) {
+        return { reason: 'length', rule: 'builtin:length', detail: `${tokens.length} words, allowed ${bounds.minWords}–${bounds.maxWords}` };
+      }
+    }
+    if (on('copied-universe') && universeGrams.size > 0) {
+      for (let i = 0; i + COPY_NGRAM <= tokens.length; i++) {
+        const gram = tokens.slice(i, i + COPY_NGRAM).join(' ');
+        if (universeGrams.has(gram)) return { reason: 'copied-universe', rule: 'builtin:copied-universe', span: gram };
+      }
+    }
+    if (on('fact-share') && subject.kind === 'document' && subject.fact) {
+      const share = factShare(subject.text, subject.fact);
+      if (share > 0.35) return { reason: 'fact-share', rule: 'builtin:fact-share', detail: `${Math.round(share * 100)}% of sentences restate the fact` };
+    }
+    for (const rule of userRules) {
+      if (!applies(rule.appliesTo, subject.kind)) continue;
+      const match = rule.regex.exec(subject.text);
+      if (match) return { reason: rule.name, rule: `user:${rule.name}`, span: match[0].slice(0, 200) };
+    }
+    return null;
+  };
+}
+
+/** Share of sentences (of documents with at least 4) that carry most of the fact's content words. */
+export function factShare(text: string, fact: string): number {
+  const factWords = new Set(words(fact).filter((w) => !isStopword(w)));
+  if (factWords.size < 2) return 0;
+  const sentences = text.split(/(?<=[.!?])\s+|\n+/).filter((s) => s.trim().length > 0);
+  if (sentences.length < 4) return 0;
+  const heavy = sentences.filter((s) => {
+    const ws = new Set(words(s));
+    let hit = 0;
+    for (const w of factWords) if (ws.has(w)) hit++;
+    return hit / factWords.size >= 0.6;
+  });
+  return heavy.length / sentences.length;
+}

@@ -1,0 +1,145 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric the farm exports, defined once so the dashboards, alert rules and
+ * processes agree on names and labels. Labels are bounded: stage, model, outcome, reason,
+ * status class, token kind, queue state. Never run ids, task ids, prompts or error text.
+ */
+export interface FarmMetrics {
+  registry: Registry;
+  tasksCompleted: Counter<'stage' | 'outcome'>;
+  rejections: Counter<'stage' | 'reason'>;
+  llmRequests: Counter<'model' | 'status_class'>;
+  llmRequestDuration: Histogram<'model'>;
+  llmTokens: Counter<'model' | 'kind'>;
+  llmCost: Counter<'model'>;
+  rateLimitWaitSeconds: Counter<'model'>;
+  rateLimitWaits: Counter<'model'>;
+  rateLimitEffectiveRpm: Gauge<'model'>;
+  rateLimitEffectiveTpm: Gauge<'model'>;
+  queueJobs: Gauge<'stage' | 'state'>;
+  runs: Gauge<'state'>;
+  inflightCalls: Gauge;
+  workerConcurrency: Gauge;
+  /** Filled by the process that can see them (serve): sampled on every scrape. */
+  collectors: {
+    queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
+    runs?: (gauge: Gauge<'state'>) => Promise<void>;
+  };
+}
+
+export interface FarmMetricsOptions {
+  /** Adds process-level default metrics (CPU, memory, event loop). @defaultValue true */
+  defaultMetrics?: boolean;
+  /** Constant labels on every series, e.g. `{ component: 'worker' }`. @defaultValue {} */
+  labels?: Record<string, string>;
+}
+
+/** LLM calls take from under a second to several minutes; the buckets span that. */
+export const LLM_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
+
+export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics {
+  const registry = new Registry();
+  if (options.labels) registry.setDefaultLabels(options.labels);
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, prefix: 'sdf_' });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+    // rejects them); the farm does without them rather than export misleading names.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) registry.removeSingleMetric(`sdf_nodejs_${name}`);
+  }
+  const registers = [registry];
+  const collectors: FarmMetrics['collectors'] = {};
+  return {
+    collectors,
+    registry,
+    tasksCompleted: new Counter({
+      name: 'sdf_tasks_completed_total',
+      help: 'Tasks finished, by stage and outcome (accepted, rejected, failed).',
+      labelNames: ['stage', 'outcome'],
+      registers,
+    }),
+    rejections: new Counter({
+      name: 'sdf_rejections_total',
+      help: 'Rejected items, by stage and reason (filter rule or pattern name).',
+      labelNames: ['stage', 'reason'],
+      registers,
+    }),
+    llmRequests: new Counter({
+      name: 'sdf_llm_requests_total',
+      help: 'Model requests, by model and HTTP status class (2xx, 4xx, 429, 5xx, timeout, error).',
+      labelNames: ['model', 'status_class'],
+      registers,
+    }),
+    llmRequestDuration: new Histogram({
+      name: 'sdf_llm_request_duration_seconds',
+      help: 'Wall time of one model request, by model.',
+      labelNames: ['model'],
+      buckets: LLM_DURATION_BUCKETS,
+      registers,
+    }),
+    llmTokens: new Counter({
+      name: 'sdf_llm_tokens_total',
+      help: 'Tokens reported by the provider, by model and kind (prompt, output, thoughts).',
+      labelNames: ['model', 'kind'],
+      registers,
+    }),
+    llmCost: new Counter({
+      name: 'sdf_llm_cost_usd_total',
+      help: 'Estimated spend in US dollars, by model, from the price table.',
+      labelNames: ['model'],
+      registers,
+    }),
+    rateLimitWaitSeconds: new Counter({
+      name: 'sdf_ratelimit_wait_seconds_total',
+      help: 'Seconds spent waiting for farm-wide quota, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    rateLimitWaits: new Counter({
+      name: 'sdf_ratelimit_waits_total',
+      help: 'Times a call had to wait for farm-wide quota, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    rateLimitEffectiveRpm: new Gauge({
+      name: 'sdf_ratelimit_effective_rpm',
+      help: 'Requests per minute the limiter currently allows, by model (lowered after 429s).',
+      labelNames: ['model'],
+      registers,
+    }),
+    rateLimitEffectiveTpm: new Gauge({
+      name: 'sdf_ratelimit_effective_tpm',
+      help: 'Input tokens per minute the limiter currently allows, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    queueJobs: new Gauge({
+      name: 'sdf_queue_jobs',
+      help: 'Jobs in each stage queue, by state (waiting, active, delayed, failed), from BullMQ.',
+      labelNames: ['stage', 'state'],
+      registers,
+      async collect() {
+        await collectors.queueJobs?.(this);
+      },
+    }),
+    runs: new Gauge({
+      name: 'sdf_runs',
+      help: 'Runs known to the farm, by state.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        await collectors.runs?.(this);
+      },
+    }),
+    inflightCalls: new Gauge({
+      name: 'sdf_worker_inflight_calls',
+      help: 'Model calls currently in flight in this worker process.',
+      registers,
+    }),
+    workerConcurrency: new Gauge({
+      name: 'sdf_worker_concurrency',
+      help: 'Configured task concurrency of this worker process.',
+      registers,
+    }),
+  };
+}
