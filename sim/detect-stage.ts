@@ -1,0 +1,24 @@
+/** Which farm stage a request belongs to, read the way a model would: from the schema and the prompt's tags. */
+export type SimStage = 'facts' | 'doc-types' | 'doc-ideas' | 'revise' | 'traits' | 'chat-prompts' | 'audit-scan' | 'audit-cluster' | 'audit-rate' | 'documents' | 'chat-responses' | 'text';
+
+const BY_SCHEMA_KEY: Record<string, SimStage> = {
+  facts: 'facts',
+  docTypes: 'doc-types',
+  ideas: 'doc-ideas',
+  critique: 'revise',
+  traits: 'traits',
+  prompts: 'chat-prompts',
+  proposals: 'audit-scan',
+  catalog: 'audit-cluster',
+  labels: 'audit-rate',
+};
+
+export function detectStage(schema: unknown, system: string, user: string): SimStage {
+  const properties = (schema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  if (properties) {
+    for (const key of Object.keys(properties)) if (BY_SCHEMA_KEY[key]) return BY_SCHEMA_KEY[key];
+  }
+  if (system.includes('<trait>')) return 'chat-responses';
+  if (user.includes('<document_type>')) return 'documents';
+  return 'text';
+}

@@ -1,0 +1,83 @@
+import { PLANTED_PATTERNS } from './patterns.js';
+
+export interface SimOptions {
+  /** 0 = any free port. @defaultValue 8090 */
+  port: number;
+  /** @defaultValue '127.0.0.1' */
+  host: string;
+  /** Seed of every random choice; with the same request order, the same answers. @defaultValue 1 */
+  seed: number;
+  /** Added to every answer. @defaultValue 0 */
+  latencyMs: number;
+  /** Uniform extra latency, 0..jitterMs. @defaultValue 0 */
+  jitterMs: number;
+  /** Requests per minute per model (sliding 60 s window); 0 = unlimited. @defaultValue 0 */
+  rpm: number;
+  /** Input tokens per minute per model; 0 = unlimited. @defaultValue 0 */
+  tpm: number;
+  /** Requests per day per model; 0 = unlimited. @defaultValue 0 */
+  rpd: number;
+  /** Share of requests answered with a spurious 429, spread evenly (see FaultSchedule). @defaultValue 0 */
+  errorRate429: number;
+  /** Share answered 500 or 503, spread evenly. @defaultValue 0 */
+  errorRate5xx: number;
+  /** Share never answered (held until the client gives up or `timeoutHoldMs`), spread evenly. @defaultValue 0 */
+  timeoutRate: number;
+  /** @defaultValue 120000 */
+  timeoutHoldMs: number;
+  /** Share of structured answers that are broken JSON. @defaultValue 0 */
+  malformedRate: number;
+  /** Share answered with finishReason SAFETY and no text. @defaultValue 0 */
+  safetyRate: number;
+  /** Share cut short with finishReason MAX_TOKENS. @defaultValue 0 */
+  maxTokensRate: number;
+  /** Share of brainstormed ideas marked unsuitable. @defaultValue 0.1 */
+  unsuitableRate: number;
+  /** Share of documents that repeat an earlier one nearly verbatim. @defaultValue 0 */
+  duplicateRate: number;
+  /** Planting rate per pattern id; defaults from PLANTED_PATTERNS. */
+  patternRates: Record<string, number>;
+}
+
+export function defaultPatternRates(): Record<string, number> {
+  return Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, p.defaultRate]));
+}
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  port: 8090,
+  host: '127.0.0.1',
+  seed: 1,
+  latencyMs: 0,
+  jitterMs: 0,
+  rpm: 0,
+  tpm: 0,
+  rpd: 0,
+  errorRate429: 0,
+  errorRate5xx: 0,
+  timeoutRate: 0,
+  timeoutHoldMs: 120_000,
+  malformedRate: 0,
+  safetyRate: 0,
+  maxTokensRate: 0,
+  unsuitableRate: 0.1,
+  duplicateRate: 0,
+  patternRates: defaultPatternRates(),
+};
+
+const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate'] as const;
+
+/** Defaults merged once, then every field checked; a bad value throws naming the option. */
+export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions {
+  const options: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial, patternRates: { ...defaultPatternRates(), ...partial.patternRates } };
+  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs'] as const) {
+    if (!Number.isFinite(options[field]) || options[field] < 0) throw new Error(`sim option ${field}: must be a number >= 0, got ${options[field]}`);
+  }
+  for (const field of RATE_FIELDS) {
+    if (!(options[field] >= 0 && options[field] <= 1)) throw new Error(`sim option ${field}: must be between 0 and 1, got ${options[field]}`);
+  }
+  for (const [id, rate] of Object.entries(options.patternRates)) {
+    if (!PLANTED_PATTERNS.some((p) => p.id === id)) throw new Error(`sim option patternRates.${id}: unknown pattern (known: ${PLANTED_PATTERNS.map((p) => p.id).join(', ')})`);
+    if (!(rate >= 0 && rate <= 1)) throw new Error(`sim option patternRates.${id}: must be between 0 and 1, got ${rate}`);
+  }
+  return options;
+}

@@ -1,0 +1,54 @@
+import { generateChatResponse } from './generators/chat.js';
+import { generateDocument } from './generators/document.js';
+import * as structured from './generators/structured.js';
+import type { SimStage } from './detect-stage.js';
+import type { SimOptions } from './options.js';
+import { plantPatterns } from './patterns.js';
+import type { Random } from './random.js';
+
+export interface SimAnswer {
+  text: string;
+  planted: string[];
+}
+
+/** The answer's text for a stage; structured stages answer JSON matching their schema. */
+export function respond(stage: SimStage, system: string, user: string, random: Random, options: SimOptions, recentDocs: string[]): SimAnswer {
+  const json = (value: unknown): SimAnswer => ({ text: JSON.stringify(value), planted: [] });
+  switch (stage) {
+    case 'facts':
+      return json(structured.facts(user));
+    case 'traits':
+      return json(structured.traits(user));
+    case 'doc-types':
+      return json(structured.docTypes(user, random));
+    case 'doc-ideas':
+      return json(structured.ideas(user, random, options.unsuitableRate));
+    case 'revise':
+      return json(structured.revise(user, random));
+    case 'chat-prompts':
+      return json(structured.chatPrompts(user, random));
+    case 'audit-scan':
+      return json(structured.auditProposals(user, random));
+    case 'audit-cluster':
+      return json(structured.auditCatalog(user));
+    case 'audit-rate':
+      return json(structured.auditLabels(user));
+    case 'documents': {
+      if (recentDocs.length > 0 && random.chance(options.duplicateRate)) {
+        const original = random.pick(recentDocs);
+        return { text: original.replace(/\.\s*$/, '. (Updated.)'), planted: ['duplicate'] };
+      }
+      const doc = generateDocument(random, structured.tagged(user, 'document_type'), structured.tagged(user, 'idea'), structured.tagged(user, 'fact'));
+      const { text, planted } = plantPatterns(doc, 'document', options.patternRates, random);
+      recentDocs.push(text);
+      if (recentDocs.length > 200) recentDocs.shift();
+      return { text, planted };
+    }
+    case 'chat-responses': {
+      const answer = generateChatResponse(random, user, structured.tagged(system, 'trait'));
+      return plantPatterns(answer, 'chat', options.patternRates, random);
+    }
+    case 'text':
+      return { text: generateChatResponse(random, user, ''), planted: [] };
+  }
+}
