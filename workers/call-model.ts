@@ -1,0 +1,97 @@
+import type { GoogleGenAI } from '@google/genai';
+import type { ModelLimits } from '../core/limiter/model-limits.js';
+import type { FarmMetrics } from '../core/metrics.js';
+import { ZERO_USAGE, addUsage, type Usage } from '../core/task.js';
+import type { ModelReply } from './stage-context.js';
+
+export interface ModelRequest {
+  model: string;
+  system?: string;
+  user: string;
+  temperature: number;
+  maxOutputTokens: number;
+  /** JSON schema: asks for `application/json` output shaped by it. */
+  schema?: Record<string, unknown>;
+  /** Farm-wide quota of this model for this run; absent = unlimited. */
+  limits?: ModelLimits;
+}
+
+export interface CallModelDeps {
+  gemini: GoogleGenAI;
+  metrics: FarmMetrics;
+  /** Waits for farm-wide quota before the call and settles it after; absent = unlimited. */
+  quota?: {
+    acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
+  };
+  /** USD for a call's usage; absent = 0. */
+  costOf?: (model: string, usage: Omit<Usage, 'calls' | 'costUsd'>) => number;
+}
+
+export type CallModel = (request: ModelRequest) => Promise<{ reply: ModelReply; usage: Usage }>;
+
+/** Rough token count before the call (about 4 characters a token); settled with the real count after. */
+export function roughTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** One model call through the real SDK: quota, request, usage and metrics. Errors propagate for classification. */
+export function createCallModel(deps: CallModelDeps): CallModel {
+  const { gemini, metrics } = deps;
+  return async (request) => {
+    const estimate = roughTokens((request.system ?? '') + request.user);
+    const reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    const stopTimer = metrics.llmRequestDuration.startTimer({ model: request.model });
+    metrics.inflightCalls.inc();
+    let response;
+    try {
+      response = await gemini.models.generateContent({
+        model: request.model,
+        contents: [{ role: 'user', parts: [{ text: request.user }] }],
+        config: {
+          ...(request.system ? { systemInstruction: request.system } : {}),
+          temperature: request.temperature,
+          maxOutputTokens: request.maxOutputTokens,
+          ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),
+        },
+      });
+    } catch (err) {
+      metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
+      await reservation?.settle(estimate);
+      throw err;
+    } finally {
+      stopTimer();
+      metrics.inflightCalls.dec();
+    }
+    metrics.llmRequests.inc({ model: request.model, status_class: '2xx' });
+    const meta = response.usageMetadata ?? {};
+    const tokens = {
+      promptTokens: meta.promptTokenCount ?? estimate,
+      outputTokens: meta.candidatesTokenCount ?? 0,
+      thoughtsTokens: meta.thoughtsTokenCount ?? 0,
+    };
+    await reservation?.settle(tokens.promptTokens);
+    const costUsd = deps.costOf?.(request.model, tokens) ?? 0;
+    metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
+    metrics.llmTokens.inc({ model: request.model, kind: 'output' }, tokens.outputTokens);
+    metrics.llmTokens.inc({ model: request.model, kind: 'thoughts' }, tokens.thoughtsTokens);
+    if (costUsd > 0) metrics.llmCost.inc({ model: request.model }, costUsd);
+    const candidate = response.candidates?.[0];
+    const text = (candidate?.content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
+    return {
+      reply: { text, finishReason: String(candidate?.finishReason ?? (response.promptFeedback?.blockReason ? 'BLOCKLIST' : 'STOP')), model: request.model },
+      usage: addUsage(ZERO_USAGE, { ...tokens, calls: 1, costUsd }),
+    };
+  };
+}
+
+/** Bounded label for a failed request: the HTTP status class, 429 on its own, or timeout/error. */
+export function statusClass(err: unknown): string {
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number') {
+    if (status === 429) return '429';
+    return `${Math.floor(status / 100)}xx`;
+  }
+  const name = (err as { name?: string })?.name ?? '';
+  if (/abort|timeout/i.test(name) || /timed? ?out|abort/i.test(String((err as Error)?.message))) return 'timeout';
+  return 'error';
+}

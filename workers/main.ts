@@ -1,0 +1,125 @@
+import type { GoogleGenAI } from '@google/genai';
+import type { Worker } from 'bullmq';
+import type { FarmConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
+import { startMetricsServer, type MetricsServer } from '../core/http/metrics-server.js';
+import { PromptLibrary } from '../core/prompts/prompt-library.js';
+import { createResultsQueue } from '../core/queues.js';
+import { createRedis } from '../core/redis.js';
+import { RunStore } from '../core/runs/run-store.js';
+import type { Stage } from '../core/stages.js';
+import { classifyGeminiError } from '../core/gemini/classify-error.js';
+import { estimateCostUsd } from '../core/gemini/pricing.js';
+import { parseLimits } from '../core/limiter/model-limits.js';
+import { RateLimiter } from '../core/limiter/rate-limiter.js';
+import { runKeys } from '../core/keys.js';
+import { createCallModel } from './call-model.js';
+import { createQuotaGate } from './quota-gate.js';
+import { RunFilters } from '../core/filters/run-filters.js';
+import { createTaskProcessor } from './processor.js';
+import { RunCache } from './run-cache.js';
+import { createStageWorkers } from './stage-workers.js';
+import { Releasers } from '../core/releasers.js';
+import { createAuditWorker } from './audit-worker.js';
+
+export interface WorkerProcessOptions {
+  config: FarmConfig;
+  gemini: GoogleGenAI;
+  logger: Logger;
+  stages?: readonly Stage[];
+  /** Serve /metrics, /healthz, /readyz. @defaultValue true */
+  metricsServer?: boolean;
+  metrics?: FarmMetrics;
+}
+
+export interface WorkerProcess {
+  metrics: FarmMetrics;
+  metricsUrl: string | undefined;
+  workers: Worker[];
+  /** Stops taking tasks, lets running ones finish within `graceMs`, then closes. Idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * A worker process: stage workers sharing one processor, and the metrics endpoint. Stateless:
+ * it needs only Redis and the Gemini settings.
+ */
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const { config, logger } = options;
+  const releasers = new Releasers(logger);
+  const redis = createRedis(config.redisUrl);
+  releasers.push(() => redis.disconnect());
+  const metrics = options.metrics ?? createFarmMetrics({ labels: { component: 'worker' } });
+  metrics.workerConcurrency.set(config.workerConcurrency);
+  const results = createResultsQueue(redis, config.prefix);
+  releasers.push(() => results.close());
+
+  const limiter = new RateLimiter({ redis, prefix: config.prefix });
+  // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
+  const runFilters = new Map<string, RunFilters>();
+  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd });
+  const runs = new RunCache(new RunStore(redis, config.prefix));
+  const prompts = new PromptLibrary(config.promptsDir);
+  const processor = createTaskProcessor({
+    callModel,
+    limiter,
+    defaultLimits: parseLimits(config.limits),
+    classify: classifyGeminiError,
+    filtersFor: (runId, spec) => {
+      let filters = runFilters.get(runId);
+      if (!filters) runFilters.set(runId, (filters = new RunFilters(redis, config.prefix, runId, spec)));
+      return filters;
+    },
+    noteQuotaExhausted: async (runId, model, untilMs) => {
+      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `daily quota of ${model} spent until ${new Date(untilMs).toISOString()}`);
+    },
+    runs,
+    prompts,
+    results,
+    metrics,
+    logger: logger.child({ component: 'processor' }),
+  });
+  const workers: Worker[] = createStageWorkers(processor, {
+    connection: redis,
+    prefix: config.prefix,
+    concurrency: config.workerConcurrency,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    logger,
+    ...(options.stages ? { stages: options.stages } : {}),
+  });
+
+  workers.push(createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, logger: logger.child({ component: 'audit' }) }));
+
+  let server: MetricsServer | undefined;
+  if (options.metricsServer ?? true) {
+    server = await startMetricsServer({
+      registry: metrics.registry,
+      port: config.workerMetricsPort,
+      host: config.host,
+      ready: async () => (await redis.ping()) === 'PONG',
+    });
+    releasers.push(() => server?.close());
+    logger.info({ url: server.url }, `worker metrics listening on ${server.url}`);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    metrics,
+    metricsUrl: server?.url,
+    workers,
+    close(graceMs = config.requestTimeoutMs + 5_000) {
+      closing ??= (async () => {
+        const drained = Promise.allSettled(workers.map((w) => w.close()));
+        const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+        if ((await Promise.race([drained, deadline])) === 'timeout') {
+          logger.warn({ graceMs }, 'in-flight tasks did not finish in time; forcing close (they will be retried)');
+          await Promise.allSettled(workers.map((w) => w.close(true)));
+        }
+        await releasers.release();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import type { FarmMetrics } from '../core/metrics.js';
+import type { Logger } from '../core/logger.js';
+import { renderTemplate } from '../core/prompts/render-template.js';
+import type { PromptLibrary } from '../core/prompts/prompt-library.js';
+import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
+import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import { ZERO_USAGE, addUsage, taskId, type Rejection, type TaskData, type TaskResult, type Usage } from '../core/task.js';
+import { toError } from '../core/errors.js';
+import type { CallModel } from './call-model.js';
+import type { RunCache } from './run-cache.js';
+import type { StageContext, StageOutcome } from './stage-context.js';
+import { STAGE_HANDLERS } from './stages/index.js';
+import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
+import type { FilterSubject } from '../core/filters/item-rules.js';
+import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
+import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
+
+/** How a model error should be handled; core/gemini's classifier produces it. */
+export type ErrorClass =
+  | { kind: 'rate-limited'; retryAfterMs?: number; perDay: boolean }
+  | { kind: 'transient' }
+  | { kind: 'fatal'; message: string };
+
+export interface ProcessorDeps {
+  callModel: CallModel;
+  runs: RunCache;
+  prompts: PromptLibrary;
+  results: Queue;
+  metrics: FarmMetrics;
+  logger: Logger;
+  /** The run's filters (per-item rules, then the shared corpus gate); null = passes. */
+  filtersFor: (runId: string, spec: RunSpec) => { check(subject: FilterSubject, id: string): Promise<Rejection | null>; spec: { regenerate: { attempts: number } } };
+  /** Sorts a failed call into rate-limited / transient / fatal. @defaultValue by HTTP status */
+  classify?: (err: unknown) => ErrorClass;
+  /** Farm-wide limiter told about 429s (pause + slow down) and successes (speed back up). */
+  limiter?: QuotaLimiter;
+  /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
+  defaultLimits?: LimitsTable;
+  /** Records on the run that a model's daily quota is spent, for run status. */
+  noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
+}
+
+/** Without a RetryInfo delay, a 429 pauses the model this long. */
+const DEFAULT_429_PAUSE_MS = 5000;
+
+const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
+
+/**
+ * One task, top to bottom: load the run → build the prompt → call the model (quota inside) →
+ * parse → filter → hand the result to the producer. Exactly one result per task is published,
+ * whatever the outcome; failures that can still be retried are thrown for BullMQ to retry.
+ */
+export function createTaskProcessor(deps: ProcessorDeps) {
+  const classify = deps.classify ?? classifyByStatus;
+
+  return async function processTask(job: Job<TaskData>, token?: string): Promise<string> {
+    const task = job.data;
+    const log = deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index });
+    const state = await deps.runs.state(task.runId);
+    if (state !== 'running' && state !== 'queued') return 'skipped';
+    const spec = await deps.runs.spec(task.runId);
+    if (!spec) return 'skipped';
+
+    const settings = resolveStageSettings(spec, task.stage);
+    const limits = limitsFor(settings.model, deps.defaultLimits ?? {}, spec.limits);
+    let usage: Usage = ZERO_USAGE;
+    const id = taskId(task.stage, task.index);
+    const publish = async (outcome: StageOutcome & Pick<TaskResult, 'error' | 'input'>) => {
+      const result: TaskResult = { runId: task.runId, stage: task.stage, index: task.index, id, model: settings.model, usage, attempts: job.attemptsMade + 1, ...outcome };
+      await deps.results.add('result', result, { jobId: `${task.runId}.${task.stage}.${task.index}`, removeOnComplete: true, removeOnFail: 1000, attempts: 20, backoff: { type: 'exponential', delay: 500 } });
+      deps.metrics.tasksCompleted.inc({ stage: task.stage, outcome: result.outcome });
+      for (const r of result.rejections ?? []) deps.metrics.rejections.inc({ stage: task.stage, reason: r.reason });
+      return result.outcome;
+    };
+
+    const filters = deps.filtersFor(task.runId, spec);
+    const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
+      const template = deps.prompts.get(task.stage);
+      const override = spec.prompts?.[task.stage];
+      const userTemplate = override?.user ?? template.user;
+      const systemTemplate = override?.system ?? template.system;
+      const { reply, usage: callUsage } = await deps.callModel({
+        model: settings.model,
+        user: renderTemplate(userTemplate, values),
+        ...(systemTemplate ? { system: renderTemplate(systemTemplate, { universe: spec.universe, ...values }) } : {}),
+        temperature: Math.min(2, settings.temperature + temperatureBoost),
+        maxOutputTokens: settings.maxOutputTokens,
+        ...(limits ? { limits } : {}),
+        ...(json && template.schema ? { schema: template.schema } : {}),
+      });
+      usage = addUsage(usage, callUsage);
+      if (BLOCKED.has(reply.finishReason)) throw new BlockedOutputError(reply.finishReason.toLowerCase());
+      return reply;
+    };
+
+    const ctx: StageContext = {
+      task,
+      spec,
+      regenerateAttempts: filters.spec.regenerate.attempts,
+      generate: (values, options = {}) => call(values, false, options.temperatureBoost ?? 0),
+      async generateJson<T>(values: Record<string, unknown>) {
+        const reply = await call(values, true);
+        try {
+          return { value: JSON.parse(reply.text) as T, reply };
+        } catch {
+          throw new MalformedOutputError(`${task.stage}: answer is not valid JSON (finishReason ${reply.finishReason})`, reply.finishReason);
+        }
+      },
+      check: (kind, text, reply, extra = {}, checkId = id) => filters.check({ kind, text, finishReason: reply.finishReason, ...extra }, checkId),
+    };
+
+    /** Gives the slot back and returns the task later, without spending an attempt. */
+    const comeBackIn = async (ms: number): Promise<never> => {
+      await job.moveToDelayed(Date.now() + Math.ceil(ms) + Math.floor(Math.random() * 250), token);
+      throw new DelayedError();
+    };
+
+    try {
+      const outcome = await STAGE_HANDLERS[task.stage](ctx);
+      // Successes only matter to the adaptive rate of a limited model; skip the round trip otherwise.
+      if (limits) void deps.limiter?.reportSuccess(settings.model).catch(() => {});
+      return await publish(outcome);
+    } catch (caught) {
+      const err = toError(caught);
+      if (err instanceof DelayedError) throw err;
+      if (err instanceof QuotaWait) {
+        if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
+        log.debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
+        return comeBackIn(err.retryInMs);
+      }
+      const kind = err instanceof MalformedOutputError || err instanceof BlockedOutputError ? undefined : classify(caught);
+      if (kind?.kind === 'rate-limited') {
+        const pauseMs = kind.retryAfterMs ?? DEFAULT_429_PAUSE_MS;
+        await deps.limiter?.pause(settings.model, pauseMs, kind.perDay ? 'rpd' : '429');
+        await deps.limiter?.reportRateLimited(settings.model);
+        if (kind.perDay) await deps.noteQuotaExhausted?.(task.runId, settings.model, Date.now() + pauseMs);
+        return comeBackIn(pauseMs);
+      }
+      if (err instanceof BlockedOutputError) {
+        return publish({ outcome: 'rejected', rejections: [{ id, reason: err.reason, rule: 'finish-reason' }] });
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (err instanceof MalformedOutputError) {
+        if (!lastAttempt) throw err;
+        const reason = err.finishReason === 'MAX_TOKENS' ? 'truncated' : 'unparseable';
+        return publish({ outcome: 'rejected', rejections: [{ id, reason, rule: 'json-parse', detail: err.message }] });
+      }
+      if (lastAttempt || kind?.kind === 'fatal') {
+        log.warn({ err, attempts: job.attemptsMade + 1 }, 'task failed for good; dead-lettered');
+        return publish({ outcome: 'failed', error: `${err.name}: ${err.message}`.slice(0, 2000), input: task.input });
+      }
+      log.debug({ err }, 'task attempt failed; will retry');
+      throw err;
+    }
+  };
+}
+
+function classifyByStatus(err: unknown): ErrorClass {
+  const status = (err as { status?: unknown }).status;
+  if (status === 429) return { kind: 'rate-limited', perDay: false };
+  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408) return { kind: 'fatal', message: toError(err).message };
+  return { kind: 'transient' };
+}

@@ -1,0 +1,28 @@
+import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import type { Rejection, TaskData, TaskResult } from '../core/task.js';
+
+/** A model's answer as the stages see it. */
+export interface ModelReply {
+  text: string;
+  finishReason: string;
+  model: string;
+}
+
+/** What a stage handler may do: ask the model (plain or structured) and check a text. */
+export interface StageContext {
+  task: TaskData;
+  spec: RunSpec;
+  /** Free-text call with the stage's templates filled from `values`; a retry after a rejection runs a little hotter. */
+  generate(values: Record<string, unknown>, options?: { temperatureBoost?: number }): Promise<ModelReply>;
+  /** Structured call: returns the parsed JSON, or throws MalformedOutputError. */
+  generateJson<T>(values: Record<string, unknown>): Promise<{ value: T; reply: ModelReply }>;
+  /** The run's filters for a finished text; null when it passes (and it is then counted in the corpus). */
+  check(kind: 'document' | 'chat', text: string, reply: ModelReply, extra?: { prompt?: string; fact?: string }, id?: string): Promise<Rejection | null>;
+  /** How many times a filtered-out text may be regenerated (filters.regenerate.attempts). */
+  regenerateAttempts: number;
+}
+
+/** What a stage returns; the processor adds ids, usage and model. */
+export type StageOutcome = Pick<TaskResult, 'outcome' | 'items' | 'record' | 'rejections'>;
+
+export type StageHandler = (ctx: StageContext) => Promise<StageOutcome>;

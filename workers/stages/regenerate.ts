@@ -1,0 +1,37 @@
+import type { Rejection } from '../../core/task.js';
+import type { ModelReply, StageContext } from '../stage-context.js';
+
+/** Rejections worth another try with feedback; a blocked or empty answer is not the model's style. */
+const REGENERABLE = new Set(['audit-pattern', 'placeholder', 'preamble', 'task-header', 'meta-commentary', 'setup-leak', 'ai-disclaimer', 'copied-universe', 'fact-share', 'corpus-opening', 'corpus-name', 'corpus-ngram', 'near-duplicate', 'length']);
+
+export interface Attempt {
+  text: string;
+  reply: ModelReply;
+  rejection: Rejection | null;
+  /** Rejections of earlier attempts, each kept for rejected.jsonl. */
+  earlier: (Rejection & { text: string; attempt: number })[];
+}
+
+/**
+ * Generates, filters, and when a filter rejects the text and the run allows it, asks again with
+ * the reason fed back and a slightly higher temperature, up to `filters.regenerate.attempts`.
+ */
+export async function generateFiltered(
+  ctx: StageContext,
+  values: Record<string, unknown>,
+  kind: 'document' | 'chat',
+  extract: (reply: ModelReply) => string,
+  extra: { prompt?: string; fact?: string },
+  id: string,
+): Promise<Attempt> {
+  const earlier: Attempt['earlier'] = [];
+  for (let attempt = 0; ; attempt++) {
+    const last = earlier[earlier.length - 1];
+    const feedback = last ? `An earlier draft was rejected (${last.reason}${last.span ? `: "${last.span}"` : ''}). Write a new one that avoids this.` : '';
+    const reply = await ctx.generate({ ...values, feedback }, { temperatureBoost: attempt * 0.15 });
+    const text = extract(reply);
+    const rejection = await ctx.check(kind, text, reply, extra, attempt === 0 ? id : `${id}.a${attempt}`);
+    if (!rejection || attempt >= ctx.regenerateAttempts || !REGENERABLE.has(rejection.reason)) return { text, reply, rejection, earlier };
+    earlier.push({ ...rejection, text, attempt });
+  }
+}

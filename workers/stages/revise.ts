@@ -1,0 +1,20 @@
+import { taskId } from '../../core/task.js';
+import type { StageHandler } from '../stage-context.js';
+
+/** Critiques then rewrites a draft; the critique stays in the record, the rewrite is the text. */
+export const reviseStage: StageHandler = async (ctx) => {
+  const input = ctx.task.input as Record<string, unknown> & typeof ctx.task.input;
+  const draft = String(input.text ?? '');
+  const { value, reply } = await ctx.generateJson<{ critique: string; document: string }>({
+    universe: ctx.spec.universe,
+    docType: input.docType,
+    document: draft,
+  });
+  const id = taskId('revise', ctx.task.index);
+  const { f, t, i, d, fact, docType, idea } = input;
+  const provenance = { f, t, i, d, fact, docType, idea, draftId: input.id };
+  const text = typeof value.document === 'string' ? value.document.trim() : '';
+  const rejection = await ctx.check('document', text, reply, { fact: fact ?? '' });
+  if (rejection) return { outcome: 'rejected', rejections: [{ ...rejection, id, text, provenance }] };
+  return { outcome: 'accepted', record: { id, kind: 'document', text, critique: String(value.critique ?? ''), ...provenance } };
+};
