@@ -1,0 +1,67 @@
+import type { FarmConfig } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
+import { closeQueues, createStageQueues, type StageQueues } from '../core/queues.js';
+import { createRedis } from '../core/redis.js';
+import { RunStore } from '../core/runs/run-store.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
+import { Producer } from './producer.js';
+import { Releasers } from '../core/releasers.js';
+import { registerQueueGauges } from './queue-gauges.js';
+
+export interface FarmServer {
+  api: ApiServer;
+  producer: Producer;
+  runs: RunStore;
+  queues: StageQueues;
+  metrics: FarmMetrics;
+  close(): Promise<void>;
+}
+
+/**
+ * `sdf-farm serve`: the API and the producer in one process (the API's exports read the files
+ * the producer writes). Releasers run in reverse order on close; each step is guarded.
+ */
+export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number }): Promise<FarmServer> {
+  const { config, logger } = options;
+  const releasers = new Releasers(logger);
+  const redis = createRedis(config.redisUrl);
+  releasers.push(() => redis.disconnect());
+  const queues = createStageQueues(redis, config.prefix);
+  releasers.push(() => closeQueues(Object.values(queues)));
+  const runs = new RunStore(redis, config.prefix);
+  const metrics = createFarmMetrics({ labels: { component: 'serve' } });
+  registerQueueGauges(metrics, queues, runs);
+
+  const producer = new Producer({
+    redis,
+    connection: redis,
+    queues,
+    runs,
+    prefix: config.prefix,
+    dataDir: config.dataDir,
+    window: config.runWindow,
+    attempts: config.taskAttempts,
+    lockTtlMs: config.producerLockTtlMs,
+    logger: logger.child({ component: 'producer' }),
+  });
+  producer.start();
+  releasers.push(() => producer.close());
+
+  const api = await startApiServer({
+    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, metrics, apiToken: config.apiToken },
+    port: options.port ?? config.port,
+    host: config.host,
+    logger,
+  });
+  releasers.push(() => api.close());
+
+  return {
+    api,
+    producer,
+    runs,
+    queues,
+    metrics,
+    close: () => releasers.release(),
+  };
+}
