@@ -1,0 +1,32 @@
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { FarmMetrics } from '../../core/metrics.js';
+import type { StageQueues } from '../../core/queues.js';
+import type { RunStore } from '../../core/runs/run-store.js';
+
+/** What the routes need from the farm; built by the process that runs the API. */
+export interface FarmServices {
+  redis: Redis;
+  prefix: string;
+  runs: RunStore;
+  queues: StageQueues;
+  dataDir: string;
+  /** Attempts a re-driven task gets. */
+  taskAttempts: number;
+  metrics: FarmMetrics;
+  /** Bearer token required on /v1 routes when set. */
+  apiToken?: string | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    farm: FarmServices;
+  }
+}
+
+export const farmServicesPlugin = fp<{ services: FarmServices }>(
+  async (app, { services }) => {
+    app.decorate('farm', services);
+  },
+  { name: 'farm-services' },
+);

@@ -1,0 +1,50 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { runKeys } from '../../core/keys.js';
+import { committedRecords, recordText } from '../../producer/read-lines.js';
+import { runFilePath } from '../../producer/run-files.js';
+import { formatProblem, formatRecord, type OutputFormat, type OutputKind } from '../export/format-records.js';
+import { ExportQuerySchema, RunIdParamsSchema, type ExportQuery, type RunIdParams } from '../schemas/run-schemas.js';
+
+type Withheld = Record<string, string>;
+
+/**
+ * Records withheld by the final pattern check leave the documents/chats export and appear in the
+ * rejected export instead, with the pattern that withheld them.
+ */
+async function* exportLines(dataDir: string, runId: string, kind: OutputKind, offsets: Record<string, string>, withheld: Record<'document' | 'chat', Withheld>, format: OutputFormat): AsyncGenerator<string> {
+  const own = kind === 'documents' ? withheld.document : kind === 'chats' ? withheld.chat : {};
+  for await (const record of committedRecords(runFilePath(dataDir, runId, kind), Number(offsets[kind] ?? 0))) {
+    if (!own[String(record.id)]) yield JSON.stringify(formatRecord(record, format)) + '\n';
+  }
+  if (kind !== 'rejected') return;
+  for (const [file, held] of [['documents', withheld.document], ['chats', withheld.chat]] as const) {
+    if (Object.keys(held).length === 0) continue;
+    for await (const record of committedRecords(runFilePath(dataDir, runId, file), Number(offsets[file] ?? 0))) {
+      const why = held[String(record.id)];
+      if (!why) continue;
+      const { pattern, span, stage } = JSON.parse(why) as { pattern: string; span: string; stage: string };
+      yield JSON.stringify({ id: record.id, reason: 'audit-pattern', rule: `audit:${pattern}`, span, stage, text: recordText(record), withheldAtEnd: true }) + '\n';
+    }
+  }
+}
+
+/** Streams a run's committed output as NDJSON, in the requested training format. */
+export const exportRoutes: FastifyPluginAsync = async (app) => {
+  app.get<{ Params: RunIdParams; Querystring: ExportQuery }>(
+    '/v1/runs/:id/export',
+    { schema: { params: RunIdParamsSchema, querystring: ExportQuerySchema } },
+    async (request, reply) => {
+      const run = await app.farm.runs.get(request.params.id);
+      const { kind, format } = request.query;
+      const problem = formatProblem(kind, format);
+      if (problem) return reply.code(400).send({ error: problem });
+      const keys = runKeys(app.farm.prefix, run.id);
+      const [offsets, document, chat] = await Promise.all([app.farm.redis.hgetall(keys.offsets), app.farm.redis.hgetall(keys.withheld('document')), app.farm.redis.hgetall(keys.withheld('chat'))]);
+      return reply
+        .header('content-type', 'application/x-ndjson; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${run.id}-${kind}-${format}.jsonl"`)
+        .send(Readable.from(exportLines(app.farm.dataDir, run.id, kind, offsets, { document, chat }, format)));
+    },
+  );
+};

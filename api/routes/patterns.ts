@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { CorpusGate } from '../../core/filters/corpus-gate.js';
+import { resolveFilterSpec } from '../../core/filters/filter-spec.js';
+import { corpusScope } from '../../core/filters/run-filters.js';
+import { runKeys } from '../../core/keys.js';
+import { RunIdParamsSchema, type RunIdParams } from '../schemas/run-schemas.js';
+
+/** A run's pattern report: the latest LLM audit per kind, and the most frequent corpus features. */
+export const patternsRoutes: FastifyPluginAsync = async (app) => {
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id/patterns', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const { redis, prefix } = app.farm;
+    const run = await app.farm.runs.get(request.params.id);
+    const spec = resolveFilterSpec(run.spec.filters);
+    const keys = runKeys(prefix, run.id);
+    const [documents, chats] = await Promise.all([redis.get(keys.patterns('document')), redis.get(keys.patterns('chat'))]);
+    const corpus = async (kind: 'document' | 'chat') => {
+      const gate = new CorpusGate(redis, corpusScope(prefix, run.id, kind), spec);
+      return { accepted: await gate.accepted(), top: await gate.top(30) };
+    };
+    return {
+      id: run.id,
+      audit: { documents: documents ? JSON.parse(documents) : null, chats: chats ? JSON.parse(chats) : null },
+      ceilings: spec.corpus.maxShare,
+      corpus: { documents: await corpus('document'), chats: await corpus('chat') },
+    };
+  });
+};

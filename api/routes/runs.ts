@@ -1,0 +1,61 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { parse as parseYaml } from 'yaml';
+import { SpecError } from '../../core/errors.js';
+import { cancelRun } from '../../core/runs/cancel-run.js';
+import { readRunStatus } from '../../core/runs/run-status.js';
+import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
+import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
+import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmittedSchema, type ListQuery, type RunIdParams } from '../schemas/run-schemas.js';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+/** Submit, list, read and cancel runs. */
+export const runsRoutes: FastifyPluginAsync = async (app) => {
+  // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseYaml(body as string));
+    } catch (err) {
+      done(new SpecError([`(spec): not valid YAML: ${(err as Error).message.split('\n')[0]}`]), undefined);
+    }
+  });
+
+  app.post('/v1/runs', { schema: { response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
+    const spec = validateRunSpec(request.body);
+    const key = request.headers['idempotency-key'];
+    const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
+    return reply.code(202).send({ id: run.id, state: run.state, created });
+  });
+
+  app.get<{ Querystring: ListQuery }>('/v1/runs', { schema: { querystring: ListQuerySchema } }, async (request) => {
+    const ids = await app.farm.runs.list(request.query.limit, request.query.offset);
+    const runs = [];
+    for (const id of ids) {
+      const run = await app.farm.runs.find(id);
+      if (run) runs.push(await readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run));
+    }
+    return { runs };
+  });
+
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const run = await app.farm.runs.get(request.params.id);
+    return readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
+  });
+
+  app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const run = await app.farm.runs.get(request.params.id);
+    const cancelled = await cancelRun(app.farm.runs, app.farm.queues, run.id);
+    return { id: run.id, state: cancelled ? 'cancelled' : run.state, cancelled };
+  });
+
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id/failed', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const run = await app.farm.runs.get(request.params.id);
+    return { failed: await listDeadLetters(app.farm.redis, app.farm.prefix, run.id) };
+  });
+
+  app.post<{ Params: RunIdParams }>('/v1/runs/:id/retry-failed', { schema: { params: RunIdParamsSchema } }, async (request, reply) => {
+    const run = await app.farm.runs.get(request.params.id);
+    const retried = await retryFailed(app.farm.redis, app.farm.prefix, app.farm.runs, app.farm.queues, run.id, app.farm.taskAttempts);
+    return reply.code(202).send({ id: run.id, retried });
+  });
+};
