@@ -1,0 +1,131 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, type FarmConfig } from '../../core/config.js';
+import { SpecError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { redisAnswers } from '../../core/redis.js';
+import { isFinal } from '../../core/runs/run-state.js';
+import type { RunStatus } from '../../core/runs/run-status.js';
+import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
+import { startFarmServer } from '../../producer/main.js';
+import { startWorkerProcess } from '../../workers/main.js';
+import { startSim } from '../../sim/index.js';
+import { geminiFromConfig } from '../gemini-from-config.js';
+import { startLocalRedis, type LocalRedis } from '../local-redis.js';
+import { ProgressView } from '../progress.js';
+import { printSummary } from '../summary.js';
+import { Releasers } from '../../core/releasers.js';
+
+interface RunCommandOptions {
+  out?: string;
+  port?: string;
+  quiet?: boolean;
+}
+
+/**
+ * `sdf-farm run SPEC`: a whole farm in this process (Redis if none answers, the simulator if no
+ * key, API + producer, a worker), submits the spec through the API like any client, shows
+ * progress, and writes the outputs to --out.
+ */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a spec end to end on this machine (all-in-one farm) and write the outputs')
+    .argument('<spec>', 'run spec file (YAML or JSON)')
+    .option('--out <dir>', 'where to write documents.jsonl, chats.jsonl, rejected.jsonl (default DATA_DIR/<runId>)')
+    .option('--port <port>', 'API port (default PORT, else any free port)')
+    .option('--quiet', 'no progress output')
+    .action(async (specPath: string, options: RunCommandOptions) => {
+      process.exitCode = await runCommand(specPath, options);
+    });
+}
+
+export async function runCommand(specPath: string, options: RunCommandOptions): Promise<number> {
+  let specText: string;
+  try {
+    specText = readFileSync(specPath, 'utf8');
+    parseRunSpec(specText, specPath);
+  } catch (err) {
+    if (err instanceof SpecError) {
+      process.stderr.write(`${specPath}: invalid run spec\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
+      return 2;
+    }
+    process.stderr.write(`${specPath}: ${(err as Error).message}\n`);
+    return 2;
+  }
+
+  const logger = createLogger(process.env.LOG_LEVEL || 'warn');
+  const releasers = new Releasers(logger);
+  try {
+    let config: FarmConfig = loadConfig();
+    if (!(await redisAnswers(config.redisUrl))) {
+      const local: LocalRedis = await startLocalRedis();
+      releasers.push(() => local.stop());
+      process.stderr.write(`no Redis at ${config.redisUrl}; started a private one at ${local.url}\n`);
+      config = { ...config, redisUrl: local.url };
+    }
+    let gemini = geminiFromConfig(config);
+    if (!gemini) {
+      const sim = await startSim({ port: 0 });
+      releasers.push(() => sim.close());
+      process.stderr.write(`no GEMINI_API_KEY: using the built-in Gemini simulator at ${sim.url}\n`);
+      gemini = geminiFromConfig(config, sim.url)!;
+    }
+    const port = options.port !== undefined ? Number(options.port) : process.env.PORT ? config.port : 0;
+    const server = await startFarmServer({ config, logger, port });
+    releasers.push(() => server.close());
+    const worker = await startWorkerProcess({ config, gemini, logger, metricsServer: false });
+    releasers.push(() => worker.close(5_000));
+
+    const submitted = await fetch(`${server.api.url}/v1/runs`, { method: 'POST', headers: apiHeaders(config, 'application/yaml'), body: specText });
+    const body = (await submitted.json()) as { id?: string; error?: string; problems?: string[] };
+    if (!submitted.ok || !body.id) throw new Error(`submission refused: ${body.error ?? submitted.status} ${(body.problems ?? []).join('; ')}`);
+    process.stderr.write(`run ${body.id} submitted to ${server.api.url}\n`);
+
+    const spec = parseRunSpec(specText);
+    const view = new ProgressView(!options.quiet && Boolean(process.stderr.isTTY), { documents: Boolean(spec.documents), chats: Boolean(spec.chats) });
+    const started = Date.now();
+    let status: RunStatus;
+    for (;;) {
+      const res = await fetch(`${server.api.url}/v1/runs/${body.id}`, { headers: apiHeaders(config) });
+      status = (await res.json()) as RunStatus;
+      if (!options.quiet) view.update(status);
+      if (isFinal(status.state)) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    view.stop();
+    const outDir = resolve(options.out ?? join(config.dataDir, body.id));
+    const files = await exportAll(server.api.url, config, body.id, outDir);
+    writeFileSync(join(outDir, 'status.json'), JSON.stringify(status, null, 2) + '\n');
+    printSummary(status, files, (Date.now() - started) / 1000);
+    return status.state === 'completed' ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`sdf-farm run: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await releasers.release();
+  }
+}
+
+function apiHeaders(config: FarmConfig, contentType?: string): Record<string, string> {
+  return {
+    ...(contentType ? { 'content-type': contentType } : {}),
+    ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
+  };
+}
+
+/** Writes each output kind through the export API, the same path any client uses. */
+async function exportAll(apiUrl: string, config: FarmConfig, runId: string, outDir: string): Promise<Record<string, { path: string; records: number }>> {
+  mkdirSync(outDir, { recursive: true });
+  const files: Record<string, { path: string; records: number }> = {};
+  for (const kind of ['documents', 'chats', 'rejected']) {
+    const res = await fetch(`${apiUrl}/v1/runs/${runId}/export?kind=${kind}`, { headers: apiHeaders(config) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`export ${kind}: ${text}`);
+    const path = join(outDir, `${kind}.jsonl`);
+    writeFileSync(path, text);
+    files[kind] = { path, records: text ? text.split('\n').filter(Boolean).length : 0 };
+  }
+  return files;
+}

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { exitOnSignals } from '../../core/shutdown.js';
+import { startFarmServer } from '../../producer/main.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the API and the producer (workers run separately: sdf-farm worker)')
+    .option('--port <port>', 'API port (default PORT or 8080; 0 = any free port)')
+    .action(async (options: { port?: string }) => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel, { component: 'serve' });
+      const server = await startFarmServer({ config, logger, ...(options.port !== undefined ? { port: Number(options.port) } : {}) });
+      exitOnSignals(() => server.close(), logger, 30_000);
+    });
+}

@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { PLANTED_PATTERNS, startSim, type SimOptions } from '../../sim/index.js';
+
+function num(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${value}`);
+    return n;
+  };
+}
+
+function patternRate(value: string, previous: Record<string, number> = {}) {
+  const [id, rate] = value.split('=');
+  if (!id || rate === undefined || !Number.isFinite(Number(rate))) throw new Error(`--pattern-rate: expected id=rate, got ${value}`);
+  return { ...previous, [id]: Number(rate) };
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('run the Gemini-compatible simulator (same REST API as Gemini; point GEMINI_BASE_URL at it)')
+    .option('--port <port>', 'port (0 = any free port)', num('port'), Number(process.env.PORT ?? 8090))
+    .option('--host <host>', 'interface to bind', process.env.HOST ?? '127.0.0.1')
+    .option('--seed <n>', 'seed of every random choice', num('seed'), 1)
+    .option('--latency-ms <ms>', 'latency of every answer', num('latency-ms'), 0)
+    .option('--jitter-ms <ms>', 'extra uniform latency 0..ms', num('jitter-ms'), 0)
+    .option('--rpm <n>', 'requests per minute per model (0 = unlimited)', num('rpm'), 0)
+    .option('--tpm <n>', 'input tokens per minute per model (0 = unlimited)', num('tpm'), 0)
+    .option('--rpd <n>', 'requests per day per model (0 = unlimited)', num('rpd'), 0)
+    .option('--error-rate-429 <p>', 'share of spurious 429s', num('error-rate-429'), 0)
+    .option('--error-rate-5xx <p>', 'share of 500/503 answers', num('error-rate-5xx'), 0)
+    .option('--timeout-rate <p>', 'share of requests never answered', num('timeout-rate'), 0)
+    .option('--malformed-rate <p>', 'share of broken JSON answers to structured requests', num('malformed-rate'), 0)
+    .option('--safety-rate <p>', 'share answered finishReason SAFETY', num('safety-rate'), 0)
+    .option('--max-tokens-rate <p>', 'share cut short with MAX_TOKENS', num('max-tokens-rate'), 0)
+    .option('--unsuitable-rate <p>', 'share of ideas marked unsuitable', num('unsuitable-rate'), 0.1)
+    .option('--duplicate-rate <p>', 'share of near-duplicate documents', num('duplicate-rate'), 0)
+    .option('--pattern-rate <id=rate>', `planting rate of a pattern (repeatable): ${PLANTED_PATTERNS.map((p) => p.id).join(', ')}`, patternRate)
+    .option('--patterns <on|off>', 'off plants no patterns at all', 'on')
+    .action(async (o: Record<string, unknown>) => {
+      const rates: Record<string, number> =
+        o.patterns === 'off' ? Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, 0])) : ((o.patternRate as Record<string, number> | undefined) ?? {});
+      const options: Partial<SimOptions> = {
+        port: o.port as number,
+        host: o.host as string,
+        seed: o.seed as number,
+        latencyMs: o.latencyMs as number,
+        jitterMs: o.jitterMs as number,
+        rpm: o.rpm as number,
+        tpm: o.tpm as number,
+        rpd: o.rpd as number,
+        errorRate429: o.errorRate429 as number,
+        errorRate5xx: o.errorRate5xx as number,
+        timeoutRate: o.timeoutRate as number,
+        malformedRate: o.malformedRate as number,
+        safetyRate: o.safetyRate as number,
+        maxTokensRate: o.maxTokensRate as number,
+        unsuitableRate: o.unsuitableRate as number,
+        duplicateRate: o.duplicateRate as number,
+        patternRates: rates,
+      };
+      const sim = await startSim(options);
+      process.stdout.write(`sim listening on ${sim.url}\n`);
+      const stop = () => void sim.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

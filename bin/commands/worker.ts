@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { exitOnSignals } from '../../core/shutdown.js';
+import { isStage, type Stage } from '../../core/stages.js';
+import { startWorkerProcess } from '../../workers/main.js';
+import { geminiFromConfig } from '../gemini-from-config.js';
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker process: takes tasks from every stage queue and calls Gemini')
+    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (default WORKER_METRICS_PORT or 9464; 0 = any)')
+    .option('--concurrency <n>', 'tasks at once per stage queue (default WORKER_CONCURRENCY or 32)')
+    .option('--stages <list>', 'comma-separated stages to serve (default all)')
+    .action(async (options: { metricsPort?: string; concurrency?: string; stages?: string }) => {
+      const env = { ...process.env };
+      if (options.metricsPort !== undefined) env.WORKER_METRICS_PORT = options.metricsPort;
+      if (options.concurrency !== undefined) env.WORKER_CONCURRENCY = options.concurrency;
+      const config = loadConfig(env);
+      const logger = createLogger(config.logLevel, { component: 'worker' });
+      const stages = options.stages?.split(',').map((s) => s.trim());
+      const unknown = stages?.filter((s) => !isStage(s));
+      if (unknown?.length) throw new Error(`--stages: unknown stage(s) ${unknown.join(', ')}`);
+      const gemini = geminiFromConfig(config);
+      if (!gemini) throw new Error('set GEMINI_API_KEY (real Gemini) or GEMINI_BASE_URL (a simulator, e.g. sdf-farm sim)');
+      const worker = await startWorkerProcess({ config, gemini, logger, ...(stages ? { stages: stages as Stage[] } : {}) });
+      exitOnSignals(() => worker.close(), logger, config.requestTimeoutMs + 30_000);
+    });
+}

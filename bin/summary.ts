@@ -1,0 +1,18 @@
+import type { RunStatus } from '../core/runs/run-status.js';
+
+/** The end-of-run report: per-stage counts, rejection reasons, tokens, time, where the files are. */
+export function printSummary(status: RunStatus, files: Record<string, { path: string; records: number }>, seconds: number): void {
+  const out = process.stdout;
+  out.write(`\nrun ${status.id} (${status.name}): ${status.state} in ${seconds.toFixed(1)} s\n`);
+  out.write(`${'stage'.padEnd(16)}${'done'.padStart(8)}${'accepted'.padStart(10)}${'rejected'.padStart(10)}${'failed'.padStart(8)}${'items'.padStart(8)}  rejections\n`);
+  for (const [stage, s] of Object.entries(status.stages)) {
+    const reasons = Object.entries(s.rejectedByReason)
+      .sort((a, b) => b[1] - a[1])
+      .map(([r, n]) => `${r}=${n}`)
+      .join(' ');
+    out.write(`${stage.padEnd(16)}${String(s.done).padStart(8)}${String(s.accepted).padStart(10)}${String(s.rejected).padStart(10)}${String(s.failed).padStart(8)}${String(s.items).padStart(8)}  ${reasons}\n`);
+  }
+  out.write(`model calls ${status.calls}, tokens in ${status.tokens.prompt}, out ${status.tokens.output}, est. cost $${status.costUsd.toFixed(4)}\n`);
+  for (const [kind, f] of Object.entries(files)) out.write(`${kind.padEnd(10)} ${String(f.records).padStart(7)} records  ${f.path}\n`);
+  if (status.deadLetters > 0) out.write(`dead-lettered tasks: ${status.deadLetters} (see GET /v1/runs/${status.id})\n`);
+}
