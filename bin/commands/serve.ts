@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { exitOnSignals } from '../../core/shutdown.js';
+import { closeOnSignals } from '../../core/shutdown.js';
 import { startFarmServer } from '../../producer/main.js';
 
 export function registerServeCommand(program: Command): void {
@@ -12,7 +12,8 @@ export function registerServeCommand(program: Command): void {
     .action(async (options: { port?: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { component: 'serve' });
-      const server = await startFarmServer({ config, logger, ...(options.port !== undefined ? { port: Number(options.port) } : {}) });
-      exitOnSignals(() => server.close(), logger, 30_000);
+      const starting = startFarmServer({ config, logger, ...(options.port !== undefined ? { port: Number(options.port) } : {}) });
+      closeOnSignals(starting, logger, 30_000);
+      await starting;
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { exitOnSignals } from '../../core/shutdown.js';
+import { closeOnSignals } from '../../core/shutdown.js';
 import { isStage, type Stage } from '../../core/stages.js';
 import { startWorkerProcess } from '../../workers/main.js';
 import { geminiFromConfig } from '../gemini-from-config.js';
@@ -24,7 +24,8 @@ export function registerWorkerCommand(program: Command): void {
       if (unknown?.length) throw new Error(`--stages: unknown stage(s) ${unknown.join(', ')}`);
       const gemini = geminiFromConfig(config);
       if (!gemini) throw new Error('set GEMINI_API_KEY (real Gemini) or GEMINI_BASE_URL (a simulator, e.g. sdf-farm sim)');
-      const worker = await startWorkerProcess({ config, gemini, logger, ...(stages ? { stages: stages as Stage[] } : {}) });
-      exitOnSignals(() => worker.close(), logger, config.requestTimeoutMs + 30_000);
+      const starting = startWorkerProcess({ config, gemini, logger, ...(stages ? { stages: stages as Stage[] } : {}) });
+      closeOnSignals(starting, logger, config.requestTimeoutMs + 30_000);
+      await starting;
     });
 }

@@ -30,7 +30,8 @@ export interface TestFarm {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   startWorker(overrides?: Partial<FarmConfig>): Promise<WorkerProcess>;
-  spawnWorker(extraEnv?: NodeJS.ProcessEnv): ChildProcess;
+  /** Starts `sdf-farm worker` as a child process; resolves once it has started and serves /metrics. */
+  spawnWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ChildProcess>;
   submit(spec: unknown, headers?: Record<string, string>): Promise<string>;
   status(runId: string): Promise<RunStatus>;
   waitFor(runId: string, states?: string[], timeoutMs?: number): Promise<RunStatus>;
@@ -83,26 +84,9 @@ export async function startTestFarm(
     server,
     apiUrl: server?.api.url ?? '',
     async spawnServe(extraEnv = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), 'serve'], {
-        env: { ...env, LOG_LEVEL: 'info', ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const { child, url } = await spawnCli('serve', { ...env, ...extraEnv }, /api listening on (http:\/\/[\d.]+:\d+)/);
       children.push(child);
-      child.stderr?.resume();
-      farm.apiUrl = await new Promise<string>((resolve, reject) => {
-        let buffered = '';
-        const onData = (chunk: Buffer) => {
-          buffered += chunk.toString();
-          const match = /api listening on (http:\/\/[\d.]+:\d+)/.exec(buffered);
-          if (match) {
-            child.stdout?.off('data', onData);
-            child.stdout?.resume();
-            resolve(match[1]!);
-          }
-        };
-        child.stdout?.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening`)));
-      });
+      farm.apiUrl = url;
       return child;
     },
     sim,
@@ -115,12 +99,8 @@ export async function startTestFarm(
       workers.push(worker);
       return worker;
     },
-    spawnWorker(extraEnv = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), 'worker'], {
-        env: { ...env, ...extraEnv },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child.stderr?.resume();
+    async spawnWorker(extraEnv = {}) {
+      const { child } = await spawnCli('worker', { ...env, ...extraEnv }, /worker metrics listening on (http:\/\/[\d.]+:\d+)/);
       children.push(child);
       return child;
     },
@@ -154,4 +134,37 @@ export async function startTestFarm(
     },
   };
   return farm;
+}
+
+/**
+ * Spawns an sdf-farm command and resolves once its log says it is up (the first group of
+ * `readyLine` is the address it gives). Waiting matters: a signal sent before the process has
+ * installed its handlers would kill it instead of draining it.
+ */
+async function spawnCli(command: string, env: NodeJS.ProcessEnv, readyLine: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), command], {
+    env: { ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = readyLine.exec(buffered);
+      if (match) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        child.off('exit', onExit);
+        resolve(match[1]!);
+      }
+    };
+    const onExit = (code: number | null) => reject(new Error(`sdf-farm ${command} exited with ${code} before it was up: ${stderr}`));
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+  return { child, url };
 }

@@ -30,8 +30,7 @@ const SPEC = {
 t.test('SIGKILL of a worker and of the API/producer mid-run: the run completes, nothing lost, nothing doubled', async (t) => {
   const farm = await startTestFarm(t, { server: 'child', env: FAST_RECOVERY, sim: { latencyMs: 150, jitterMs: 50 } });
   let serve = await farm.spawnServe();
-  const doomed = farm.spawnWorker({ WORKER_CONCURRENCY: '16' });
-  const survivor = farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
+  const [doomed, survivor] = await Promise.all([farm.spawnWorker({ WORKER_CONCURRENCY: '16' }), farm.spawnWorker({ WORKER_CONCURRENCY: '4' })]);
   const runId = await farm.submit(SPEC);
 
   await waitUntil(async () => ((await farm.status(runId)).stages.documents?.done ?? 0) >= 10);
@@ -42,7 +41,7 @@ t.test('SIGKILL of a worker and of the API/producer mid-run: the run completes, 
   serve.kill('SIGKILL');
   await exited(serve);
   serve = await farm.spawnServe();
-  const replacement = farm.spawnWorker({ WORKER_CONCURRENCY: '8' });
+  const replacement = await farm.spawnWorker({ WORKER_CONCURRENCY: '8' });
 
   const status = await farm.waitFor(runId, undefined, 180_000);
   t.equal(status.state, 'completed');

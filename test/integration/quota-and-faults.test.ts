@@ -62,7 +62,7 @@ t.test('dead-lettered tasks are listed with their error and can be re-driven to 
 t.test('4 worker processes under a 600 RPM / TPM-capped simulator: the quota is shared, ≤ 0.1% of calls see 429', async (t) => {
   const RPM = 600;
   const farm = await startTestFarm(t, { sim: { rpm: RPM, tpm: 400_000, latencyMs: 30, jitterMs: 30 } });
-  for (let i = 0; i < 4; i++) farm.spawnWorker({ WORKER_CONCURRENCY: '32' });
+  await Promise.all([1, 2, 3, 4].map(() => farm.spawnWorker({ WORKER_CONCURRENCY: '32' })));
   const runId = await farm.submit({
     universe: UNIVERSE,
     keyFacts: ['Aster admits uncertainty.', 'Aster does not flatter.', 'Aster keeps answers short.'],

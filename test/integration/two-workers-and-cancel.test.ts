@@ -9,8 +9,7 @@ const UNIVERSE = '- Aster admits uncertainty.\n- Aster does not flatter.\n- Aste
 
 t.test('two worker processes share one run; each output appears once', async (t) => {
   const farm = await startTestFarm(t, { sim: { latencyMs: 20 } });
-  const a = farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
-  const b = farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
+  const [a, b] = await Promise.all([farm.spawnWorker({ WORKER_CONCURRENCY: '4' }), farm.spawnWorker({ WORKER_CONCURRENCY: '4' })]);
   const runId = await farm.submit({
     universe: UNIVERSE,
     keyFacts: ['Aster admits uncertainty.', 'Aster does not flatter.', 'Aster keeps answers short.'],

@@ -30,7 +30,7 @@ function dashboardExpressions(): { where: string; expr: string }[] {
 t.test('a real Prometheus scrapes a farm running a spec; every dashboard query returns data', async (t) => {
   const farm = await startTestFarm(t, { sim: { errorRate429: 0.05, safetyRate: 0.05, latencyMs: 20 } });
   const workerPort = await freePort();
-  farm.spawnWorker({ WORKER_METRICS_PORT: String(workerPort), WORKER_CONCURRENCY: '8' });
+  await farm.spawnWorker({ WORKER_METRICS_PORT: String(workerPort), WORKER_CONCURRENCY: '8' });
   const workerUrl = `http://127.0.0.1:${workerPort}`;
   await until('worker metrics', async () => ((await fetch(`${workerUrl}/readyz`)).ok ? true : undefined));
 
