@@ -10,5 +10,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-promtool --version | head -1
-kubectl version --client 2>/dev/null | head -1
+# sed reads to the end: 'head -1' can close the pipe early, and under pipefail the writer's
+# SIGPIPE (exit 141) would fail CI.
+promtool --version 2>&1 | sed -n 1p
+kubectl version --client 2>/dev/null | sed -n 1p
