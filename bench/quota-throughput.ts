@@ -14,7 +14,7 @@ import pLimit from 'p-limit';
 import { loadConfig } from '../core/config.js';
 import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
 import { createLogger } from '../core/logger.js';
-import { createRedis } from '../core/redis.js';
+import { createRedis, deleteKeys } from '../core/redis.js';
 import { startFarmServer } from '../producer/main.js';
 import { startSim } from '../sim/index.js';
 import { delta, readSimCounters, type SimCounters } from './sim-metrics.js';
@@ -97,12 +97,7 @@ async function farmPhase(): Promise<Figures> {
   await server.close();
   await sim.close();
   const redis = createRedis(config.redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(redis, prefix);
   redis.disconnect();
   rmSync(dataDir, { recursive: true, force: true });
   return result;

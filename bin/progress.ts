@@ -1,13 +1,14 @@
 import cliProgress from 'cli-progress';
 import type { RunStatus } from '../core/runs/run-status.js';
+import { CHAT_STAGES, DOCUMENT_STAGES, type Stage } from '../core/stages.js';
 
 /** Tasks done out of tasks known so far, per pipeline; the totals grow as the run fans out. */
 export function pipelineProgress(status: RunStatus): { documents: [number, number]; chats: [number, number] } {
-  const sum = (stages: string[]) => {
+  const sum = (stages: readonly Stage[]) => {
     let done = 0;
     let total = 0;
     for (const name of stages) {
-      const s = status.stages[name as keyof RunStatus['stages']];
+      const s = status.stages[name];
       if (!s) continue;
       done += s.done;
       total += s.done + s.active + s.queued;
@@ -15,8 +16,8 @@ export function pipelineProgress(status: RunStatus): { documents: [number, numbe
     return [done, total] as [number, number];
   };
   return {
-    documents: sum(['facts', 'doc-types', 'doc-ideas', 'documents', 'revise']),
-    chats: sum(['traits', 'chat-prompts', 'chat-responses']),
+    documents: sum(DOCUMENT_STAGES),
+    chats: sum(CHAT_STAGES),
   };
 }
 

@@ -25,6 +25,10 @@ export function runKeys(prefix: string, runId: string) {
     withheld: (kind: string) => `${base}:withheld:${kind}`,
     /** Hash: dead-lettered tasks `<stage>:<index>` → JSON {error, attempts, input}. */
     deadLetters: `${base}:dead`,
+    /** Hash: `<stage>:<index>` → times that task was re-driven (its job id's generation). */
+    redrives: `${base}:redrives`,
+    /** Prefix of the corpus statistics of the run's documents or chats (see CorpusGate for the keys under it). */
+    corpus: (kind: 'document' | 'chat') => `${base}:corpus:${kind}`,
   };
 }
 
@@ -37,5 +41,22 @@ export function farmKeys(prefix: string) {
     /** String lock held by the one producer that drives runs. */
     producerLock: `${prefix}:producer:lock`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
+  };
+}
+
+/** The farm-wide limiter's keys for one model; `day` is the UTC date (YYYY-MM-DD) of the RPD count. */
+export function limiterKeys(prefix: string, model: string, day: string) {
+  const base = `${prefix}:limiter:${model}`;
+  return {
+    /** Sorted set: one member per granted call (`<id>:<tokens>`) scored by its time. */
+    log: `${base}:log`,
+    /** String: input tokens in the window. */
+    tokens: `${base}:tokens`,
+    /** String: requests granted on `day`. */
+    day: `${base}:rpd:${day}`,
+    /** String with a TTL: the model is paused while it exists (after a 429). */
+    pause: `${base}:pause`,
+    /** Hash: the adaptive rate factor and the success streak. */
+    adapt: `${base}:adapt`,
   };
 }

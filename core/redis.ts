@@ -18,3 +18,13 @@ export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boole
     probe.disconnect();
   }
 }
+
+/** Deletes every key under `prefix` (SCAN + UNLINK, never KEYS): a farm's, a test's or a benchmark's. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}

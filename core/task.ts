@@ -24,6 +24,11 @@ export interface TaskInput {
   batch?: number;
   category?: string;
   prompt?: string;
+  /** chat-responses: the prompt's place in its batch. */
+  p?: number;
+  /** revise: the draft's record id and text. */
+  id?: string;
+  text?: string;
   /** Provenance carried down from earlier stages (ids of parent items). */
   parent?: string;
 }

@@ -5,8 +5,7 @@ import { resolveFilterSpec } from '../core/filters/filter-spec.js';
 import { runKeys } from '../core/keys.js';
 import type { AuditTaskData } from '../core/queues.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
-import { recordText } from './read-lines.js';
-import { runFilePath } from './run-files.js';
+import { recordText, runFilePath } from '../core/runs/run-files.js';
 
 /**
  * Reads `count` records at random places of a committed JSONL file: seek, skip to the next line,

@@ -6,8 +6,8 @@ import type { Logger } from '../core/logger.js';
 import type { RunStore } from '../core/runs/run-store.js';
 import type { TaskResult } from '../core/task.js';
 import { AppendLog } from './append-log.js';
-import { planRun, type RunPlan } from './expansion-plan.js';
-import { runFilePath, type RunFile } from './run-files.js';
+import type { RunPlan } from './expansion-plan.js';
+import { runFilePath, type RunFile } from '../core/runs/run-files.js';
 
 export interface CollectorOptions {
   redis: Redis;
@@ -15,6 +15,8 @@ export interface CollectorOptions {
   prefix: string;
   dataDir: string;
   runs: RunStore;
+  /** The run's fan-out plan (which file each stage's output goes to); the producer keeps them. */
+  planFor: (runId: string) => Promise<RunPlan>;
   logger: Logger;
   /** Called after each commit, so the producer can expand the run further. */
   onCommit?: (result: TaskResult) => void;
@@ -105,8 +107,7 @@ export class Collector {
   async #openRun(runId: string): Promise<OpenRun> {
     let run = this.#open.get(runId);
     if (!run) {
-      const meta = await this.#options.runs.get(runId);
-      run = { plan: planRun(meta.spec), logs: new Map() };
+      run = { plan: await this.#options.planFor(runId), logs: new Map() };
       this.#open.set(runId, run);
       // Cut every file back to its committed length before anything is appended.
       const offsets = await this.#options.redis.hgetall(runKeys(this.#options.prefix, runId).offsets);

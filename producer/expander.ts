@@ -5,7 +5,7 @@ import type { Stage } from '../core/stages.js';
 import type { TaskData } from '../core/task.js';
 import type { Expansion, Item, RunPlan } from './expansion-plan.js';
 import { readLines } from './read-lines.js';
-import { runFilePath } from './run-files.js';
+import { runFilePath } from '../core/runs/run-files.js';
 
 /** Where expansion of one item file stands: the line being expanded, the next copy of it, the next task index. */
 export interface Cursor {

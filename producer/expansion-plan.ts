@@ -1,7 +1,7 @@
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import type { Stage } from '../core/stages.js';
 import type { TaskInput } from '../core/task.js';
-import type { ItemFile, OutputFile } from './run-files.js';
+import type { ItemFile, OutputFile } from '../core/runs/run-files.js';
 
 /** Prompts asked for in one chat-prompts call; more per trait become several tasks. */
 export const PROMPTS_PER_CALL = 10;

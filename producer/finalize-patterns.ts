@@ -3,8 +3,7 @@ import { markerRegex, type PatternReport } from '../core/audit/llm-audit.js';
 import { resolveFilterSpec } from '../core/filters/filter-spec.js';
 import { runKeys } from '../core/keys.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
-import { committedRecords, recordText } from './read-lines.js';
-import { runFilePath } from './run-files.js';
+import { committedRecords, recordText, runFilePath } from '../core/runs/run-files.js';
 
 const KINDS = [
   { kind: 'document', file: 'documents', stageOf: (id: string) => (id.startsWith('revise-') ? 'revise' : 'documents') },
@@ -27,23 +26,37 @@ export async function finalizePatterns(redis: Redis, prefix: string, dataDir: st
   for (const { kind, file, stageOf } of KINDS) {
     const raw = await redis.get(keys.patterns(kind));
     const active = ((raw ? (JSON.parse(raw) as PatternReport) : undefined)?.patterns ?? []).filter((p) => p.active && p.marker);
-    const committed = Number((await redis.hget(keys.offsets, file)) ?? 0);
     if (active.length === 0) continue;
-    const records: { id: string; text: string }[] = [];
-    for await (const record of committedRecords(runFilePath(dataDir, runId, file), committed)) records.push({ id: String(record.id), text: recordText(record) });
+    const committed = Number((await redis.hget(keys.offsets, file)) ?? 0);
+    const path = runFilePath(dataDir, runId, file);
+    // Streamed, two passes per pattern (count, then choose), so memory holds the withheld ids, not the run's texts.
     const withheld = new Map<string, { pattern: string; span: string; stage: string }>();
     for (const pattern of active) {
       const regex = markerRegex(pattern.marker!);
-      const kept = records.filter((r) => !withheld.has(r.id));
-      const carriers = kept.filter((r) => regex.test(r.text));
-      const allowed = audit.mode === 'filter' ? 0 : Math.floor((audit.maxPrevalence * (kept.length - carriers.length)) / (1 - audit.maxPrevalence));
-      for (const r of carriers.slice(allowed)) withheld.set(r.id, { pattern: pattern.name, span: regex.exec(r.text)?.[0] ?? '', stage: stageOf(r.id) });
+      let kept = 0;
+      let carriers = 0;
+      for await (const record of committedRecords(path, committed)) {
+        if (withheld.has(String(record.id))) continue;
+        kept++;
+        if (regex.test(recordText(record))) carriers++;
+      }
+      const allowed = audit.mode === 'filter' ? 0 : Math.floor((audit.maxPrevalence * (kept - carriers)) / (1 - audit.maxPrevalence));
+      if (carriers <= allowed) continue;
+      let seen = 0;
+      for await (const record of committedRecords(path, committed)) {
+        const id = String(record.id);
+        if (withheld.has(id)) continue;
+        const match = regex.exec(recordText(record));
+        if (match && ++seen > allowed) withheld.set(id, { pattern: pattern.name, span: match[0], stage: stageOf(id) });
+      }
     }
     if (withheld.size === 0) continue;
     total += withheld.size;
     tx.hset(keys.withheld(kind), Object.fromEntries([...withheld].map(([id, w]) => [id, JSON.stringify(w)])));
-    for (const w of withheld.values()) {
-      tx.hincrby(keys.stats, `${w.stage}:accepted`, -1).hincrby(keys.stats, `${w.stage}:rejected`, 1).hincrby(keys.stats, `${w.stage}:reason:audit-pattern`, 1);
+    const perStage = new Map<string, number>();
+    for (const w of withheld.values()) perStage.set(w.stage, (perStage.get(w.stage) ?? 0) + 1);
+    for (const [stage, n] of perStage) {
+      tx.hincrby(keys.stats, `${stage}:accepted`, -n).hincrby(keys.stats, `${stage}:rejected`, n).hincrby(keys.stats, `${stage}:reason:audit-pattern`, n);
     }
   }
   await tx.exec();

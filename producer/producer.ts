@@ -52,11 +52,12 @@ export class Producer {
   readonly expander: Expander;
   readonly #options: Required<Omit<ProducerOptions, 'logger'>> & { logger: Logger };
   readonly #lock: LeaderLock;
-  readonly #plans = new Map<string, RunPlan>();
-  readonly #specs = new Map<string, RunSpec>();
+  /** Each active run's spec and fan-out plan, read once (specs never change after submission). */
+  readonly #contexts = new Map<string, { spec: RunSpec; plan: RunPlan }>();
   readonly #auditQueue: Queue<AuditTaskData>;
   readonly #audits: AuditTrigger;
   readonly #dirty = new Set<string>();
+  readonly #driving = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #leader = false;
   #ticking: Promise<void> | undefined;
@@ -73,6 +74,7 @@ export class Producer {
       prefix,
       dataDir,
       runs,
+      planFor: async (runId) => (await this.#context(runId)).plan,
       logger: logger.child({ component: 'collector' }),
       onCommit: (result) => this.#committed(result),
     });
@@ -127,15 +129,24 @@ export class Producer {
     return true;
   }
 
+  async #context(runId: string, spec?: RunSpec): Promise<{ spec: RunSpec; plan: RunPlan }> {
+    let context = this.#contexts.get(runId);
+    if (!context) {
+      spec ??= (await this.#options.runs.get(runId)).spec;
+      context = { spec, plan: planRun(spec) };
+      this.#contexts.set(runId, context);
+    }
+    return context;
+  }
+
   #committed(result: TaskResult): void {
     this.#poke(result.runId);
-    const plan = this.#plans.get(result.runId);
-    if (result.outcome !== 'accepted' || !plan?.recordsOf[result.stage]) return;
+    if (result.outcome !== 'accepted' || !result.record) return;
     const kind = result.stage === 'chat-responses' ? 'chat' : 'document';
     void (async () => {
-      let spec = this.#specs.get(result.runId);
-      if (!spec) this.#specs.set(result.runId, (spec = (await this.#options.runs.get(result.runId)).spec));
-      await this.#audits.accepted(result.runId, spec, kind);
+      const { spec, plan } = await this.#context(result.runId);
+      // Only final records (not drafts on their way to revise) count towards an audit.
+      if (plan.recordsOf[result.stage]) await this.#audits.accepted(result.runId, spec, kind);
     })().catch((err) => this.#options.logger.error({ err, runId: result.runId }, 'queueing a pattern audit failed'));
   }
 
@@ -147,8 +158,6 @@ export class Producer {
       this.drive(runId).catch((err) => this.#options.logger.error({ err, runId }, 'driving run failed'));
     });
   }
-
-  #driving = new Map<string, Promise<void>>();
 
   /** Starts, expands or closes one run. Calls for the same run are serialised. */
   drive(runId: string): Promise<void> {
@@ -167,17 +176,12 @@ export class Producer {
     const run = await runs.find(runId);
     if (!run || (run.state !== 'queued' && run.state !== 'running')) {
       this.collector.release(runId);
-      this.#plans.delete(runId);
-      this.#specs.delete(runId);
+      this.#contexts.delete(runId);
       return;
     }
-    let plan = this.#plans.get(runId);
-    if (!plan) {
-      plan = planRun(run.spec);
-      this.#plans.set(runId, plan);
-    }
+    const { plan } = await this.#context(runId, run.spec);
     if (run.state === 'queued') {
-      await this.#startRun(runId, plan);
+      await this.#startRun(runId, run.spec, plan);
       logger.info({ runId, name: run.name }, 'run started');
     }
     await this.expander.expand(runId, plan);
@@ -186,21 +190,20 @@ export class Producer {
       if (withheld > 0) logger.info({ runId, withheld }, 'records carrying active patterns withheld from the export');
       if (await runs.finish(runId, 'completed')) logger.info({ runId }, 'run completed');
       this.collector.release(runId);
-      this.#plans.delete(runId);
+      this.#contexts.delete(runId);
     }
   }
 
   /** Seeds given facts/traits or enqueues the root tasks. Safe to repeat after a crash. */
-  async #startRun(runId: string, plan: RunPlan): Promise<void> {
+  async #startRun(runId: string, spec: RunSpec, plan: RunPlan): Promise<void> {
     const { redis, prefix, runs } = this.#options;
     const keys = runKeys(prefix, runId);
     if (!(await redis.hget(keys.meta, 'initialized'))) {
-      const run = await runs.get(runId);
       const offsets: Record<string, number> = {};
       const roots: string[] = [];
       for (const root of plan.roots) {
         if (root.seeded) {
-          Object.assign(offsets, await this.collector.appendSeed(runId, root.file, seedItems(run.spec, root.stage)));
+          Object.assign(offsets, await this.collector.appendSeed(runId, root.file, seedItems(spec, root.stage)));
         } else {
           await this.expander.enqueueRoot(runId, root.stage);
           roots.push(root.stage);

@@ -1,5 +1,4 @@
-import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface Line<T> {
   value: T;
@@ -39,18 +38,4 @@ export function readLines<T>(path: string, from: number, to: number, maxBytes = 
     return readLines<T>(path, from, to, maxBytes * 4);
   }
   return lines;
-}
-
-/** The records of a run file up to its committed length: a line being written right now is not read. */
-export async function* committedRecords(path: string, committed: number): AsyncGenerator<Record<string, unknown>> {
-  if (committed === 0 || !existsSync(path)) return;
-  const lines = createInterface({ input: createReadStream(path, { start: 0, end: committed - 1 }), crlfDelay: Infinity });
-  for await (const line of lines) if (line) yield JSON.parse(line) as Record<string, unknown>;
-}
-
-/** What a filter or audit reads of a record: a document's text, or a chat's assistant turns. */
-export function recordText(record: Record<string, unknown>): string {
-  if (typeof record.text === 'string') return record.text;
-  const messages = (record.messages as { role: string; content: string }[] | undefined) ?? [];
-  return messages.filter((m) => m.role === 'assistant').map((m) => m.content).join('\n\n');
 }

@@ -12,7 +12,7 @@ import { countTokens } from './tokens.js';
 
 export interface SimStats {
   requests: Record<string, Record<string, number>>;
-  /** Answers by finish reason other than STOP (SAFETY, MAX_TOKENS), and malformed JSON answers. */
+  /** Answers by finish reason other than STOP (SAFETY, MAX_TOKENS). */
   finishReasons: Record<string, number>;
   stages: Record<string, number>;
   planted: Record<string, number>;

@@ -1,7 +1,7 @@
 import type { GoogleGenAI } from '@google/genai';
 import type { ModelLimits } from '../core/limiter/model-limits.js';
 import type { FarmMetrics } from '../core/metrics.js';
-import { ZERO_USAGE, addUsage, type Usage } from '../core/task.js';
+import type { Usage } from '../core/task.js';
 import type { ModelReply } from './stage-context.js';
 
 export interface ModelRequest {
@@ -55,8 +55,8 @@ export function createCallModel(deps: CallModelDeps): CallModel {
         },
       });
     } catch (err) {
+      // The reservation keeps its estimate: a failed request still counts against the provider's quota.
       metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
-      await reservation?.settle(estimate);
       throw err;
     } finally {
       stopTimer();
@@ -79,7 +79,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     const text = (candidate?.content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
     return {
       reply: { text, finishReason: String(candidate?.finishReason ?? (response.promptFeedback?.blockReason ? 'BLOCKLIST' : 'STOP')), model: request.model },
-      usage: addUsage(ZERO_USAGE, { ...tokens, calls: 1, costUsd }),
+      usage: { ...tokens, calls: 1, costUsd },
     };
   };
 }

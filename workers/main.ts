@@ -9,7 +9,6 @@ import { createResultsQueue } from '../core/queues.js';
 import { createRedis } from '../core/redis.js';
 import { RunStore } from '../core/runs/run-store.js';
 import type { Stage } from '../core/stages.js';
-import { classifyGeminiError } from '../core/gemini/classify-error.js';
 import { estimateCostUsd } from '../core/gemini/pricing.js';
 import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
@@ -65,7 +64,6 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     callModel,
     limiter,
     defaultLimits: parseLimits(config.limits),
-    classify: classifyGeminiError,
     filtersFor: (runId, spec) => {
       let filters = runFilters.get(runId);
       if (!filters) runFilters.set(runId, (filters = new RunFilters(redis, config.prefix, runId, spec)));

@@ -2,11 +2,13 @@ import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { FarmMetrics } from '../core/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { renderTemplate } from '../core/prompts/render-template.js';
+import { taskJobId } from '../core/queues.js';
 import type { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import { ZERO_USAGE, addUsage, taskId, type Rejection, type TaskData, type TaskResult, type Usage } from '../core/task.js';
 import { toError } from '../core/errors.js';
+import { classifyGeminiError } from '../core/gemini/classify-error.js';
 import type { CallModel } from './call-model.js';
 import type { RunCache } from './run-cache.js';
 import type { StageContext, StageOutcome } from './stage-context.js';
@@ -15,12 +17,6 @@ import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
-
-/** How a model error should be handled; core/gemini's classifier produces it. */
-export type ErrorClass =
-  | { kind: 'rate-limited'; retryAfterMs?: number; perDay: boolean }
-  | { kind: 'transient' }
-  | { kind: 'fatal'; message: string };
 
 export interface ProcessorDeps {
   callModel: CallModel;
@@ -31,8 +27,6 @@ export interface ProcessorDeps {
   logger: Logger;
   /** The run's filters (per-item rules, then the shared corpus gate); null = passes. */
   filtersFor: (runId: string, spec: RunSpec) => { check(subject: FilterSubject, id: string): Promise<Rejection | null>; spec: { regenerate: { attempts: number } } };
-  /** Sorts a failed call into rate-limited / transient / fatal. @defaultValue by HTTP status */
-  classify?: (err: unknown) => ErrorClass;
   /** Farm-wide limiter told about 429s (pause + slow down) and successes (speed back up). */
   limiter?: QuotaLimiter;
   /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
@@ -52,8 +46,6 @@ const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIS
  * whatever the outcome; failures that can still be retried are thrown for BullMQ to retry.
  */
 export function createTaskProcessor(deps: ProcessorDeps) {
-  const classify = deps.classify ?? classifyByStatus;
-
   return async function processTask(job: Job<TaskData>, token?: string): Promise<string> {
     const task = job.data;
     const log = deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index });
@@ -68,7 +60,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     const id = taskId(task.stage, task.index);
     const publish = async (outcome: StageOutcome & Pick<TaskResult, 'error' | 'input'>) => {
       const result: TaskResult = { runId: task.runId, stage: task.stage, index: task.index, id, model: settings.model, usage, attempts: job.attemptsMade + 1, ...outcome };
-      await deps.results.add('result', result, { jobId: `${task.runId}.${task.stage}.${task.index}`, removeOnComplete: true, removeOnFail: 1000, attempts: 20, backoff: { type: 'exponential', delay: 500 } });
+      await deps.results.add('result', result, { jobId: taskJobId(task.runId, task.stage, task.index), removeOnComplete: true, removeOnFail: 1000, attempts: 20, backoff: { type: 'exponential', delay: 500 } });
       deps.metrics.tasksCompleted.inc({ stage: task.stage, outcome: result.outcome });
       for (const r of result.rejections ?? []) deps.metrics.rejections.inc({ stage: task.stage, reason: r.reason });
       return result.outcome;
@@ -129,7 +121,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
         log.debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
       }
-      const kind = err instanceof MalformedOutputError || err instanceof BlockedOutputError ? undefined : classify(caught);
+      const kind = err instanceof MalformedOutputError || err instanceof BlockedOutputError ? undefined : classifyGeminiError(caught);
       if (kind?.kind === 'rate-limited') {
         const pauseMs = kind.retryAfterMs ?? DEFAULT_429_PAUSE_MS;
         await deps.limiter?.pause(settings.model, pauseMs, kind.perDay ? 'rpd' : '429');
@@ -154,11 +146,4 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       throw err;
     }
   };
-}
-
-function classifyByStatus(err: unknown): ErrorClass {
-  const status = (err as { status?: unknown }).status;
-  if (status === 429) return { kind: 'rate-limited', perDay: false };
-  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408) return { kind: 'fatal', message: toError(err).message };
-  return { kind: 'transient' };
 }

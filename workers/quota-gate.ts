@@ -7,7 +7,7 @@ export interface QuotaLimiter {
     model: string,
     estimatedInputTokens: number,
     limits?: ModelLimits,
-  ): Promise<{ ok: true; reservation: { settle(actualInputTokens: number): Promise<unknown> | unknown } } | { ok: false; retryInMs: number; reason: string }>;
+  ): Promise<{ ok: true; factor: number; reservation: { settle(actualInputTokens: number): Promise<unknown> | unknown } } | { ok: false; retryInMs: number; reason: string }>;
   pause(model: string, ms: number, reason: string): Promise<unknown>;
   reportRateLimited(model: string): Promise<unknown>;
   reportSuccess(model: string): Promise<unknown>;
@@ -45,9 +45,8 @@ export function createQuotaGate(limiter: QuotaLimiter, options: QuotaGateOptions
         const grant = await limiter.tryAcquire(model, estimatedTokens, limits);
         if (grant.ok) {
           if (options.metrics) {
-            const factor = (grant as { factor?: number }).factor ?? 1;
-            if (limits.rpm) options.metrics.rateLimitEffectiveRpm.set({ model }, Math.floor(limits.rpm * factor));
-            if (limits.tpm) options.metrics.rateLimitEffectiveTpm.set({ model }, Math.floor(limits.tpm * factor));
+            if (limits.rpm) options.metrics.rateLimitEffectiveRpm.set({ model }, Math.floor(limits.rpm * grant.factor));
+            if (limits.tpm) options.metrics.rateLimitEffectiveTpm.set({ model }, Math.floor(limits.tpm * grant.factor));
           }
           if (waitedMs > 0) {
             options.metrics?.rateLimitWaits.inc({ model });

@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { runKeys } from '../../core/keys.js';
-import { committedRecords, recordText } from '../../producer/read-lines.js';
-import { runFilePath } from '../../producer/run-files.js';
+import { committedRecords, recordText, runFilePath } from '../../core/runs/run-files.js';
 import { formatProblem, formatRecord, type OutputFormat, type OutputKind } from '../export/format-records.js';
 import { ExportQuerySchema, RunIdParamsSchema, type ExportQuery, type RunIdParams } from '../schemas/run-schemas.js';
 

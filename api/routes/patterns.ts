@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CorpusGate } from '../../core/filters/corpus-gate.js';
 import { resolveFilterSpec } from '../../core/filters/filter-spec.js';
-import { corpusScope } from '../../core/filters/run-filters.js';
 import { runKeys } from '../../core/keys.js';
 import { RunIdParamsSchema, type RunIdParams } from '../schemas/run-schemas.js';
 
@@ -14,7 +13,7 @@ export const patternsRoutes: FastifyPluginAsync = async (app) => {
     const keys = runKeys(prefix, run.id);
     const [documents, chats] = await Promise.all([redis.get(keys.patterns('document')), redis.get(keys.patterns('chat'))]);
     const corpus = async (kind: 'document' | 'chat') => {
-      const gate = new CorpusGate(redis, corpusScope(prefix, run.id, kind), spec);
+      const gate = new CorpusGate(redis, keys.corpus(kind), spec);
       return { accepted: await gate.accepted(), top: await gate.top(30) };
     };
     return {

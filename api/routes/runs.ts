@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { parse as parseYaml } from 'yaml';
-import { SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
+import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
 import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmittedSchema, type ListQuery, type RunIdParams } from '../schemas/run-schemas.js';
 
@@ -14,9 +13,9 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
   // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseYaml(body as string));
+      done(null, parseSpecDocument(body as string));
     } catch (err) {
-      done(new SpecError([`(spec): not valid YAML: ${(err as Error).message.split('\n')[0]}`]), undefined);
+      done(err as Error, undefined);
     }
   });
 

@@ -1,5 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { SpecError } from '../../core/errors.js';
@@ -8,6 +11,7 @@ import { redisAnswers } from '../../core/redis.js';
 import { isFinal } from '../../core/runs/run-state.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
 import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
+import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { startFarmServer } from '../../producer/main.js';
 import { startWorkerProcess } from '../../workers/main.js';
 import { startSim } from '../../sim/index.js';
@@ -43,9 +47,10 @@ export function registerRunCommand(program: Command): void {
 
 export async function runCommand(specPath: string, options: RunCommandOptions): Promise<number> {
   let specText: string;
+  let spec: RunSpec;
   try {
     specText = readFileSync(specPath, 'utf8');
-    parseRunSpec(specText, specPath);
+    spec = parseRunSpec(specText, specPath);
   } catch (err) {
     if (err instanceof SpecError) {
       process.stderr.write(`${specPath}: invalid run spec\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
@@ -83,7 +88,6 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
     if (!submitted.ok || !body.id) throw new Error(`submission refused: ${body.error ?? submitted.status} ${(body.problems ?? []).join('; ')}`);
     process.stderr.write(`run ${body.id} submitted to ${server.api.url}\n`);
 
-    const spec = parseRunSpec(specText);
     const view = new ProgressView(!options.quiet && Boolean(process.stderr.isTTY), { documents: Boolean(spec.documents), chats: Boolean(spec.chats) });
     const started = Date.now();
     let status: RunStatus;
@@ -121,11 +125,18 @@ async function exportAll(apiUrl: string, config: FarmConfig, runId: string, outD
   const files: Record<string, { path: string; records: number }> = {};
   for (const kind of ['documents', 'chats', 'rejected']) {
     const res = await fetch(`${apiUrl}/v1/runs/${runId}/export?kind=${kind}`, { headers: apiHeaders(config) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`export ${kind}: ${text}`);
+    if (!res.ok || !res.body) throw new Error(`export ${kind}: ${await res.text()}`);
     const path = join(outDir, `${kind}.jsonl`);
-    writeFileSync(path, text);
-    files[kind] = { path, records: text ? text.split('\n').filter(Boolean).length : 0 };
+    // Streamed to disk: an export can be gigabytes. Every record is one line.
+    let records = 0;
+    const countLines = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) records++;
+        done(null, chunk);
+      },
+    });
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), countLines, createWriteStream(path));
+    files[kind] = { path, records };
   }
   return files;
 }

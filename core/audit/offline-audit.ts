@@ -4,6 +4,7 @@ import { corpusFeatures, type FeatureFamily } from '../filters/corpus-gate.js';
 import type { ResolvedFilterSpec } from '../filters/filter-spec.js';
 import { createItemFilter } from '../filters/item-rules.js';
 import { estimatedJaccard, lshBands, minhash } from '../filters/minhash.js';
+import { recordText } from '../runs/run-files.js';
 
 export interface AuditItem {
   id: string;
@@ -42,9 +43,8 @@ export async function readAuditItems(path: string, field: 'text' | 'messages'): 
     }
     const id = String(record.id ?? `line-${n}`);
     if (field === 'messages') {
-      const messages = record.messages as { role: string; content: string }[] | undefined;
-      if (!Array.isArray(messages)) throw new Error(`${path}:${n}: no "messages" array (use --field text for documents)`);
-      items.push({ id, text: messages.filter((m) => m.role === 'assistant' || m.role === 'model').map((m) => m.content).join('\n\n') });
+      if (!Array.isArray(record.messages)) throw new Error(`${path}:${n}: no "messages" array (use --field text for documents)`);
+      items.push({ id, text: recordText({ messages: record.messages }) });
     } else {
       if (typeof record.text !== 'string') throw new Error(`${path}:${n}: no "text" string (use --field messages for chats)`);
       items.push({ id, text: record.text });
@@ -70,7 +70,11 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
 
   for (const [index, item] of items.entries()) {
     const rejection = itemFilter({ kind: options.kind, text: item.text });
-    if (rejection) byRule.set(rejection.reason, [...(byRule.get(rejection.reason) ?? []), { id: item.id, ...(rejection.span ? { span: rejection.span } : {}) }]);
+    if (rejection) {
+      const carriers = byRule.get(rejection.reason) ?? [];
+      carriers.push({ id: item.id, ...(rejection.span ? { span: rejection.span } : {}) });
+      byRule.set(rejection.reason, carriers);
+    }
     for (const feature of corpusFeatures(item.text, spec.corpus.openingWords, true)) {
       const key = `${feature.family}\u0000${feature.label}`;
       const entry = byFeature.get(key) ?? { family: feature.family, label: feature.label, ids: [] };
@@ -79,13 +83,14 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
     }
     const signature = minhash(item.text);
     signatures.push(signature);
+    const bands = lshBands(signature);
     let duplicateOf: number | undefined;
-    for (const [b, band] of lshBands(signature).entries()) {
+    for (const [b, band] of bands.entries()) {
       const other = buckets.get(`${b}:${band}`);
       if (other !== undefined && duplicateOf === undefined && estimatedJaccard(signature, signatures[other]!) >= spec.dedup.threshold) duplicateOf = other;
     }
     if (duplicateOf !== undefined) duplicates.push({ id: item.id, span: `similar to ${items[duplicateOf]!.id}` });
-    else for (const [b, band] of lshBands(signature).entries()) if (!buckets.has(`${b}:${band}`)) buckets.set(`${b}:${band}`, index);
+    else for (const [b, band] of bands.entries()) if (!buckets.has(`${b}:${band}`)) buckets.set(`${b}:${band}`, index);
   }
 
   for (const [rule, carriers] of byRule) {

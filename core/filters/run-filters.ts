@@ -7,11 +7,6 @@ import { resolveFilterSpec, type ResolvedFilterSpec } from './filter-spec.js';
 import { createItemFilter, type FilterSubject } from './item-rules.js';
 import { ActivePatterns } from './active-patterns.js';
 
-/** Where a run's corpus statistics live: one scope for its documents, one for its chats. */
-export function corpusScope(prefix: string, runId: string, kind: 'document' | 'chat'): string {
-  return `${runKeys(prefix, runId).meta}:corpus:${kind}`;
-}
-
 /**
  * Every filter of one run, cheapest first: per-item rules (in process), patterns the LLM audit
  * made active, then the shared corpus gate (near-duplicates and feature ceilings, one Redis call). An item is recorded in the corpus
@@ -26,9 +21,10 @@ export class RunFilters {
   constructor(redis: Redis, prefix: string, runId: string, runSpec: RunSpec) {
     this.spec = resolveFilterSpec(runSpec.filters);
     this.#items = createItemFilter(this.spec, runSpec.universe);
+    const keys = runKeys(prefix, runId);
     this.#gates = {
-      document: new CorpusGate(redis, corpusScope(prefix, runId, 'document'), this.spec),
-      chat: new CorpusGate(redis, corpusScope(prefix, runId, 'chat'), this.spec),
+      document: new CorpusGate(redis, keys.corpus('document'), this.spec),
+      chat: new CorpusGate(redis, keys.corpus('chat'), this.spec),
     };
     this.#patterns = {
       document: new ActivePatterns(redis, prefix, runId, 'document', this.spec),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { limiterKeys } from '../keys.js';
 import type { ModelLimits } from './model-limits.js';
 
 /**
@@ -107,6 +108,12 @@ redis.call('expire', KEYS[1], 86400)
 return tostring(factor)
 `;
 
+/** Pauses unless a longer pause is already set; one script, so two workers' 429s cannot shorten each other's pause. */
+const PAUSE = `
+if redis.call('pttl', KEYS[1]) < tonumber(ARGV[2]) then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+`;
+
 export interface Reservation {
   /** Records the real input tokens of the granted call. */
   settle(actualInputTokens: number): Promise<void>;
@@ -149,9 +156,7 @@ export class RateLimiter {
   }
 
   #keys(model: string) {
-    const base = `${this.#prefix}:limiter:${model}`;
-    const day = new Date(this.#now()).toISOString().slice(0, 10);
-    return { log: `${base}:log`, tokens: `${base}:tokens`, day: `${base}:rpd:${day}`, pause: `${base}:pause`, adapt: `${base}:adapt` };
+    return limiterKeys(this.#prefix, model, new Date(this.#now()).toISOString().slice(0, 10));
   }
 
   /** Grants a call now or says how long to wait; `limits` (a run's) wins over `limitsFor`. */
@@ -196,9 +201,7 @@ export class RateLimiter {
 
   /** Stops every process from calling `model` for `ms` (e.g. RetryInfo after a 429). Never shortens a longer pause. */
   async pause(model: string, ms: number, reason = '429'): Promise<void> {
-    const key = this.#keys(model).pause;
-    const current = await this.#redis.pttl(key);
-    if (current < ms) await this.#redis.set(key, reason, 'PX', Math.max(1, Math.ceil(ms)));
+    await this.#redis.eval(PAUSE, 1, this.#keys(model).pause, reason, Math.max(1, Math.ceil(ms)));
   }
 
   async reportRateLimited(model: string): Promise<number> {

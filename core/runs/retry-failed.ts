@@ -15,11 +15,16 @@ export interface DeadLetter {
   input: TaskInput;
 }
 
+/** Up to `limit` dead letters of a run (HSCAN pages, so a huge list never blocks Redis). */
 export async function listDeadLetters(redis: Redis, prefix: string, runId: string, limit = 1000): Promise<DeadLetter[]> {
-  const entries = await redis.hscan(runKeys(prefix, runId).deadLetters, 0, 'COUNT', limit);
   const letters: DeadLetter[] = [];
-  for (let i = 1; i < entries[1].length; i += 2) letters.push(JSON.parse(entries[1][i]!) as DeadLetter);
-  return letters.slice(0, limit);
+  let cursor = '0';
+  do {
+    const [next, entries] = await redis.hscan(runKeys(prefix, runId).deadLetters, cursor, 'COUNT', 1000);
+    cursor = next;
+    for (let i = 1; i < entries.length && letters.length < limit; i += 2) letters.push(JSON.parse(entries[i]!) as DeadLetter);
+  } while (cursor !== '0' && letters.length < limit);
+  return letters;
 }
 
 /**
@@ -36,7 +41,7 @@ export async function retryFailed(redis: Redis, prefix: string, runs: RunStore, 
   const keys = runKeys(prefix, runId);
   const letters = await listDeadLetters(redis, prefix, runId, 100_000);
   for (const letter of letters) {
-    const generation = await redis.hincrby(`${keys.meta}:redrives`, `${letter.stage}:${letter.index}`, 1);
+    const generation = await redis.hincrby(keys.redrives, `${letter.stage}:${letter.index}`, 1);
     await queues[letter.stage].add(
       letter.stage,
       { runId, stage: letter.stage, index: letter.index, input: letter.input },

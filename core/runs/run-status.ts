@@ -3,7 +3,6 @@ import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore } from './run-store.js';
-import type { RunState } from './run-state.js';
 
 export interface StageStatus {
   queued: number;
@@ -17,15 +16,8 @@ export interface StageStatus {
   rejectedByReason: Record<string, number>;
 }
 
-export interface RunStatus {
-  id: string;
-  name: string;
-  state: RunState;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  error?: string;
-  quota?: string;
+/** The run's record (without its spec) and its progress. */
+export interface RunStatus extends Omit<RunMeta, 'spec'> {
   stages: Partial<Record<Stage, StageStatus>>;
   tokens: { prompt: number; output: number; thoughts: number };
   calls: number;
@@ -64,15 +56,9 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     }
   }
   for (const s of Object.values(stages)) s.queued = Math.max(0, s.queued - s.done - s.active);
+  const { spec: _spec, ...meta } = run;
   return {
-    id: run.id,
-    name: run.name,
-    state: run.state,
-    createdAt: run.createdAt,
-    ...(run.startedAt ? { startedAt: run.startedAt } : {}),
-    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
-    ...(run.error ? { error: run.error } : {}),
-    ...(run.quota ? { quota: run.quota } : {}),
+    ...meta,
     stages,
     tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
     calls: stats.calls ?? 0,

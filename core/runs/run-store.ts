@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { farmKeys, runKeys } from '../keys.js';
 import type { RunSpec } from '../spec/run-spec-schema.js';
-import { isFinal, type RunState } from './run-state.js';
+import { FINAL_STATES, type RunState } from './run-state.js';
 
 export interface RunMeta {
   id: string;
@@ -17,6 +17,16 @@ export interface RunMeta {
   /** Set when a model's quota stops the run's work (e.g. the daily quota is spent). */
   quota?: string;
 }
+
+/** KEYS: meta, active set. ARGV: id, state, finishedAt, error, final states… Returns 1 moved, 0 already final, -1 no such run. */
+const FINISH = `
+local current = redis.call('hget', KEYS[1], 'state')
+if not current then return -1 end
+for i = 5, #ARGV do if current == ARGV[i] then return 0 end end
+redis.call('hset', KEYS[1], 'state', ARGV[2], 'finishedAt', ARGV[3])
+if ARGV[4] ~= '' then redis.call('hset', KEYS[1], 'error', ARGV[4]) end
+redis.call('srem', KEYS[2], ARGV[1])
+return 1`;
 
 /** Sortable, unique, URL-safe: creation time then randomness. */
 export function newRunId(now = Date.now()): string {
@@ -98,13 +108,10 @@ export class RunStore {
 
   /** Moves a run to a final state once; a run already final keeps its state. Returns whether it moved. */
   async finish(id: string, state: Extract<RunState, 'completed' | 'cancelled' | 'failed'>, error?: string): Promise<boolean> {
-    const current = await this.state(id);
-    if (!current) throw new NotFoundError(`run ${id} not found`);
-    if (isFinal(current)) return false;
-    const fields: Record<string, string> = { state, finishedAt: new Date().toISOString() };
-    if (error) fields.error = error;
-    await this.redis.multi().hset(runKeys(this.prefix, id).meta, fields).srem(farmKeys(this.prefix).activeRuns, id).exec();
-    return true;
+    // Check and move in one script: a cancel and the producer's completion can race, and only one may win.
+    const moved = (await this.redis.eval(FINISH, 2, runKeys(this.prefix, id).meta, farmKeys(this.prefix).activeRuns, id, state, new Date().toISOString(), error ?? '', ...FINAL_STATES)) as number;
+    if (moved === -1) throw new NotFoundError(`run ${id} not found`);
+    return moved === 1;
   }
 
   async stats(id: string): Promise<Record<string, number>> {

@@ -11,9 +11,8 @@ import { startSim } from '../../sim/index.js';
 import type { SimOptions } from '../../sim/index.js';
 import { createGeminiClient } from '../../core/gemini/create-gemini-client.js';
 import { startWorkerProcess, type WorkerProcess } from '../../workers/main.js';
-import { createRedis } from '../../core/redis.js';
+import { createRedis, deleteKeys } from '../../core/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from './redis.js';
-import { deleteKeys } from './redis.js';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -1,22 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Test } from 'tap';
+import { deleteKeys } from '../../core/redis.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 /** A prefix no other test uses, so tests can run in parallel against one Redis. */
 export function uniquePrefix(label = 't'): string {
   return `sdftest-${label}-${randomBytes(4).toString('hex')}`;
-}
-
-/** Deletes every key under `prefix` (SCAN, never KEYS). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** A Redis connection and a unique prefix whose keys are removed when the test ends. */

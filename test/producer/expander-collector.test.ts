@@ -8,7 +8,7 @@ import { RunStore } from '../../core/runs/run-store.js';
 import { runKeys } from '../../core/keys.js';
 import { ZERO_USAGE, type TaskData, type TaskResult } from '../../core/task.js';
 import { Producer } from '../../producer/producer.js';
-import { runFilePath } from '../../producer/run-files.js';
+import { runFilePath } from '../../core/runs/run-files.js';
 import { testRedis } from '../helpers/redis.js';
 
 async function setup(t: Test, window: number) {

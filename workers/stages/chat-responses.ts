@@ -7,10 +7,10 @@ import { generateFiltered } from './regenerate.js';
  * holds the user turn and the answer, never that instruction.
  */
 export const chatResponsesStage: StageHandler = async (ctx) => {
-  const { f, trait, category, prompt, batch, p } = ctx.task.input as typeof ctx.task.input & { p?: number };
+  const { f, trait, category, prompt, batch, p } = ctx.task.input;
   const id = taskId('chat-responses', ctx.task.index);
   const provenance = { f, trait, category, batch, p };
-  const { text, rejection, earlier } = await generateFiltered(ctx, { trait, prompt }, 'chat', (r) => r.text.trim(), { prompt: prompt ?? '' }, id);
+  const { text, rejection, earlier } = await generateFiltered(ctx, { trait, prompt }, 'chat', { prompt: prompt ?? '' }, id);
   const retried = earlier.map((e) => ({ ...e, id: `${id}.a${e.attempt}`, provenance }));
   if (rejection) return { outcome: 'rejected', rejections: [...retried, { ...rejection, id, text, provenance }] };
   return {

@@ -7,7 +7,7 @@ export const documentsStage: StageHandler = async (ctx) => {
   const { f, fact, t, docType, i, idea, d } = ctx.task.input;
   const id = taskId('documents', ctx.task.index);
   const provenance = { f, t, i, d, fact, docType, idea };
-  const { text, rejection, earlier } = await generateFiltered(ctx, { universe: ctx.spec.universe, fact, docType, idea }, 'document', (r) => r.text.trim(), { fact: fact ?? '' }, id);
+  const { text, rejection, earlier } = await generateFiltered(ctx, { universe: ctx.spec.universe, fact, docType, idea }, 'document', { fact: fact ?? '' }, id);
   const retried = earlier.map((e) => ({ ...e, id: `${id}.a${e.attempt}`, provenance }));
   if (rejection) return { outcome: 'rejected', rejections: [...retried, { ...rejection, id, text, provenance }] };
   return { outcome: 'accepted', record: { id, kind: 'document', text, ...provenance }, rejections: retried };

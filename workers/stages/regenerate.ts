@@ -20,7 +20,6 @@ export async function generateFiltered(
   ctx: StageContext,
   values: Record<string, unknown>,
   kind: 'document' | 'chat',
-  extract: (reply: ModelReply) => string,
   extra: { prompt?: string; fact?: string },
   id: string,
 ): Promise<Attempt> {
@@ -29,7 +28,7 @@ export async function generateFiltered(
     const last = earlier[earlier.length - 1];
     const feedback = last ? `An earlier draft was rejected (${last.reason}${last.span ? `: "${last.span}"` : ''}). Write a new one that avoids this.` : '';
     const reply = await ctx.generate({ ...values, feedback }, { temperatureBoost: attempt * 0.15 });
-    const text = extract(reply);
+    const text = reply.text.trim();
     const rejection = await ctx.check(kind, text, reply, extra, attempt === 0 ? id : `${id}.a${attempt}`);
     if (!rejection || attempt >= ctx.regenerateAttempts || !REGENERABLE.has(rejection.reason)) return { text, reply, rejection, earlier };
     earlier.push({ ...rejection, text, attempt });

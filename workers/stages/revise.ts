@@ -3,16 +3,14 @@ import type { StageHandler } from '../stage-context.js';
 
 /** Critiques then rewrites a draft; the critique stays in the record, the rewrite is the text. */
 export const reviseStage: StageHandler = async (ctx) => {
-  const input = ctx.task.input as Record<string, unknown> & typeof ctx.task.input;
-  const draft = String(input.text ?? '');
+  const { f, t, i, d, fact, docType, idea, id: draftId, text: draft = '' } = ctx.task.input;
   const { value, reply } = await ctx.generateJson<{ critique: string; document: string }>({
     universe: ctx.spec.universe,
-    docType: input.docType,
+    docType,
     document: draft,
   });
   const id = taskId('revise', ctx.task.index);
-  const { f, t, i, d, fact, docType, idea } = input;
-  const provenance = { f, t, i, d, fact, docType, idea, draftId: input.id };
+  const provenance = { f, t, i, d, fact, docType, idea, draftId };
   const text = typeof value.document === 'string' ? value.document.trim() : '';
   const rejection = await ctx.check('document', text, reply, { fact: fact ?? '' });
   if (rejection) return { outcome: 'rejected', rejections: [{ ...rejection, id, text, provenance }] };
