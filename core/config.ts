@@ -29,8 +29,16 @@ export interface FarmConfig {
   lockDurationMs: number;
   /** How often workers look for tasks whose worker died. */
   stalledIntervalMs: number;
-  /** How long the producer's leadership lasts without renewal; a standby takes over after it. */
+  /** How long a run's lease lasts without renewal; another `serve` takes the run over after it. */
   producerLockTtlMs: number;
+  /** Times a task's worker may die under it before the task is dead-lettered. */
+  maxStalledCount: number;
+  /** fdatasync run files before their lengths are committed. */
+  fsync: boolean;
+  /** Seconds a finished run's working state stays in Redis (0: removed when it ends). */
+  runRetentionS: number;
+  /** A run with no commit for this long is reconciled against BullMQ. */
+  reconcileIntervalMs: number;
 }
 
 export interface EnvDoc {
@@ -57,7 +65,11 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
   { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
-  { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'Producer leadership without renewal; a standby producer takes over after it.' },
+  { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'A run\'s lease: the `serve` that owns a run renews it every third of this; if it stops, another `serve` takes the run over after it.' },
+  { name: 'SDF_MAX_STALLED_COUNT', default: '2', description: 'Times a task\'s worker may die under it (a stall) before the task is dead-lettered.' },
+  { name: 'SDF_FSYNC', default: 'batch', description: '`batch`: each commit batch\'s file writes are fdatasync\'d before their lengths are committed (survives a host crash); `off`: left to the OS (faster; a host crash can lose committed lines, which the repair path re-runs).' },
+  { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
+  { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
 ];
 
@@ -80,6 +92,12 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
 function validLimits(json: string | undefined): string | undefined {
   parseLimits(json);
   return json;
+}
+
+function fsyncMode(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'batch') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`SDF_FSYNC: must be "batch" or "off", got "${raw}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
@@ -105,5 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),
     stalledIntervalMs: intVar(env, 'SDF_STALLED_INTERVAL_MS', 30_000, 1000),
     producerLockTtlMs: intVar(env, 'SDF_PRODUCER_LOCK_TTL_MS', 15_000, 1000),
+    maxStalledCount: intVar(env, 'SDF_MAX_STALLED_COUNT', 2),
+    fsync: fsyncMode(env.SDF_FSYNC),
+    runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
+    reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
   };
 }

@@ -13,8 +13,10 @@ export function runKeys(prefix: string, runId: string) {
     cursors: `${base}:cursors`,
     /** Hash: per output file, the committed byte length (truncate-to-commit on restart). */
     offsets: `${base}:offsets`,
-    /** Hash: per stage, tasks enqueued and not yet committed. */
-    inflight: `${base}:inflight`,
+    /** Stream: task results and usage reports from workers, read and trimmed by the run's owner (RunLedger). */
+    results: `${base}:results`,
+    /** String with a TTL: `<ownerId>:<epoch>`, the fencing token of the producer that owns the run (RunLease). */
+    owner: `${base}:owner`,
     /** Bitmap per stage: bit `index` set once that task's result is committed (1 bit per task). */
     done: (stage: string) => `${base}:done:${stage}`,
     /** String: the latest pattern-audit report (JSON) of the run's documents or chats. */
@@ -38,8 +40,8 @@ export function farmKeys(prefix: string) {
     runs: `${prefix}:runs`,
     /** Set of runs the producer must drive (queued or running). */
     activeRuns: `${prefix}:runs:active`,
-    /** String lock held by the one producer that drives runs. */
-    producerLock: `${prefix}:producer:lock`,
+    /** Sorted set: producer (serve) ids scored by when their heartbeat expires; runs are shared among them. */
+    producers: `${prefix}:producers`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
   };
 }

@@ -21,6 +21,12 @@ export interface FarmMetrics {
   runs: Gauge<'state'>;
   inflightCalls: Gauge;
   workerConcurrency: Gauge;
+  /** Calls of a model with no price in the table: their cost is unknown, not zero. */
+  llmUnpricedCalls: Counter<'model'>;
+  /** Runs whose ledger disagreed with what BullMQ holds, repaired by the reconciler, by kind. */
+  reconcilerRepairs: Counter<'kind'>;
+  /** Results committed per ledger commit (the producer's batching). */
+  commitBatchSize: Histogram;
   /** Filled by the process that can see them (serve): sampled on every scrape. */
   collectors: {
     queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
@@ -52,6 +58,24 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
   return {
     collectors,
     registry,
+    llmUnpricedCalls: new Counter({
+      name: 'sdf_llm_unpriced_calls_total',
+      help: 'Model calls whose model has no price in the table: their cost is unknown, not counted as zero.',
+      labelNames: ['model'],
+      registers,
+    }),
+    reconcilerRepairs: new Counter({
+      name: 'sdf_reconciler_repairs_total',
+      help: 'Tasks the reconciler repaired because the run ledger disagreed with BullMQ, by kind (failed-job, lost-task).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    commitBatchSize: new Histogram({
+      name: 'sdf_producer_commit_batch_size',
+      help: 'Stream entries (results and usage reports) consumed by one ledger commit.',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
     tasksCompleted: new Counter({
       name: 'sdf_tasks_completed_total',
       help: 'Tasks finished, by stage and outcome (accepted, rejected, failed).',

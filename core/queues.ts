@@ -1,9 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { STAGES, type Stage } from './stages.js';
 
-/** Workers hand every task's outcome to the producer through this queue. */
-export const RESULTS_QUEUE = 'results';
-
 /** Pattern-audit tasks (the LLM scan → cluster → autorate passes over a sample of a run's output). */
 export const AUDIT_QUEUE = 'audit';
 
@@ -15,20 +12,28 @@ export interface AuditTaskData {
 
 export type StageQueues = Record<Stage, Queue>;
 
+/**
+ * Options every farm queue and worker shares. BullMQ's per-queue event stream is capped low: the
+ * farm does not read it, and its default cap (10,000 events per queue) is Redis memory for nothing.
+ */
+export function farmQueueOptions(connection: ConnectionOptions, prefix: string) {
+  return { connection, prefix, streams: { events: { maxLen: 100 } } };
+}
+
 export function createStageQueues(connection: ConnectionOptions, prefix: string): StageQueues {
-  return Object.fromEntries(STAGES.map((stage) => [stage, new Queue(stage, { connection, prefix })])) as StageQueues;
+  return Object.fromEntries(STAGES.map((stage) => [stage, new Queue(stage, farmQueueOptions(connection, prefix))])) as StageQueues;
 }
 
-export function createResultsQueue(connection: ConnectionOptions, prefix: string): Queue {
-  return new Queue(RESULTS_QUEUE, { connection, prefix });
-}
-
-/** Job options every task gets: retries with backoff, bounded history so Redis stays small. */
+/**
+ * Job options every task gets: retries with backoff. A completed job is removed at once (its
+ * result is in the run's results stream by then), so Redis holds no history that grows with
+ * runs; a failed one is kept (at most 1,000 per queue) until the run's reconciler has seen it.
+ */
 export function taskJobOptions(attempts: number) {
   return {
     attempts,
     backoff: { type: 'exponential', delay: 1000 },
-    removeOnComplete: { count: 1000 },
+    removeOnComplete: true,
     removeOnFail: { count: 1000 },
   } as const;
 }

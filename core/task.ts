@@ -45,10 +45,13 @@ export interface Usage {
   outputTokens: number;
   thoughtsTokens: number;
   calls: number;
+  /** USD of the calls whose model has a price. */
   costUsd: number;
+  /** Calls whose model has no price: their cost is unknown, not zero. */
+  unpricedCalls: number;
 }
 
-export const ZERO_USAGE: Usage = { promptTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0 };
+export const ZERO_USAGE: Usage = { promptTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0, unpricedCalls: 0 };
 
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
@@ -57,6 +60,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
     thoughtsTokens: a.thoughtsTokens + b.thoughtsTokens,
     calls: a.calls + b.calls,
     costUsd: a.costUsd + b.costUsd,
+    unpricedCalls: (a.unpricedCalls ?? 0) + (b.unpricedCalls ?? 0),
   };
 }
 

@@ -1,10 +1,24 @@
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** A run file holds less than its committed length: the host lost writes that were not yet on disk. */
+export class OutputFileLostError extends Error {
+  override name = 'OutputFileLostError';
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly committed: number,
+  ) {
+    super(`${path} is shorter (${size} B) than its committed length (${committed} B): writes were lost (host crash without fsync?) or the file was edited`);
+  }
+}
+
 /**
- * An append-only JSONL file whose durable length is the length committed in Redis. Opening it
- * cuts off anything written after the last commit (a crash between write and commit), so a
- * retried result is written once. One writer per file: the producer holding the lock.
+ * An append-only JSONL file whose real length is the length committed in Redis. Bytes past it
+ * are not part of the file: a crash between write and commit, or a former owner of the run that
+ * woke up after losing its lease and appended once more. Opening cuts them off, and so does every
+ * append (the file is opened O_APPEND, so a stray writer can only ever add at the end, and the
+ * size is checked before and after each write). Readers stop at the committed length too.
  */
 export class AppendLog {
   #fd: number;
@@ -17,10 +31,11 @@ export class AppendLog {
     mkdirSync(dirname(path), { recursive: true });
     this.#fd = openSync(path, 'a+');
     const size = fstatSync(this.#fd).size;
-    if (size > committedLength) ftruncateSync(this.#fd, committedLength);
     if (size < committedLength) {
-      throw new Error(`${path} is shorter (${size} B) than its committed length (${committedLength} B): the file was lost or edited`);
+      closeSync(this.#fd);
+      throw new OutputFileLostError(path, size, committedLength);
     }
+    if (size > committedLength) ftruncateSync(this.#fd, committedLength);
     this.#length = committedLength;
   }
 
@@ -32,10 +47,22 @@ export class AppendLog {
   append(records: readonly unknown[]): number {
     if (records.length === 0) return this.#length;
     const buffer = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
+    const before = this.#length;
+    if (fstatSync(this.#fd).size !== before) ftruncateSync(this.#fd, before);
     let written = 0;
     while (written < buffer.length) written += writeSync(this.#fd, buffer, written);
-    this.#length += buffer.length;
+    if (fstatSync(this.#fd).size !== before + buffer.length) {
+      // Someone else appended between our check and our write: our lines may sit after theirs.
+      ftruncateSync(this.#fd, before);
+      throw new Error(`${this.path}: another writer appended during a write; the batch will be written again`);
+    }
+    this.#length = before + buffer.length;
     return this.#length;
+  }
+
+  /** Makes what was appended durable (fdatasync), before its length is committed. */
+  sync(): void {
+    fdatasyncSync(this.#fd);
   }
 
   /** Forgets writes after `length` (a failed commit). */

@@ -54,11 +54,12 @@ export class AuditTrigger {
     readonly queue: Queue<AuditTaskData>,
   ) {}
 
-  async accepted(runId: string, spec: RunSpec, kind: 'document' | 'chat'): Promise<boolean> {
+  /** Counts `count` newly accepted records of a kind (one commit batch's). */
+  async accepted(runId: string, spec: RunSpec, kind: 'document' | 'chat', count = 1): Promise<boolean> {
     const audit = resolveFilterSpec(spec.filters).audit;
     if (!audit.enabled) return false;
     const keys = runKeys(this.prefix, runId);
-    const since = await this.redis.hincrby(keys.stats, `audit:${kind}:since`, 1);
+    const since = await this.redis.hincrby(keys.stats, `audit:${kind}:since`, count);
     if (since < audit.every) return false;
     await this.redis.hset(keys.stats, `audit:${kind}:since`, 0);
     const file = kind === 'document' ? 'documents' : 'chats';

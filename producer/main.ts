@@ -43,13 +43,17 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
     window: config.runWindow,
     attempts: config.taskAttempts,
     lockTtlMs: config.producerLockTtlMs,
+    fsync: config.fsync,
+    retentionS: config.runRetentionS,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    metrics,
     logger: logger.child({ component: 'producer' }),
   });
   producer.start();
   releasers.push(() => producer.close());
 
   const api = await startApiServer({
-    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, metrics, apiToken: config.apiToken },
+    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, metrics, apiToken: config.apiToken },
     port: options.port ?? config.port,
     host: config.host,
     logger,

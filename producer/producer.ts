@@ -1,28 +1,17 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { farmKeys, runKeys } from '../core/keys.js';
+import { runKeys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
-import type { StageQueues } from '../core/queues.js';
+import type { FarmMetrics } from '../core/metrics.js';
+import { AUDIT_QUEUE, type AuditTaskData, type StageQueues } from '../core/queues.js';
+import { FencedError, RunLedger } from '../core/runs/run-ledger.js';
 import type { RunStore } from '../core/runs/run-store.js';
 import { toError } from '../core/errors.js';
-import { Collector } from './collector.js';
-import { Expander } from './expander.js';
-import { planRun, seedItems, type RunPlan } from './expansion-plan.js';
-import { LeaderLock } from './leader-lock.js';
 import { AuditTrigger } from './audit-trigger.js';
-import { finalizePatterns } from './finalize-patterns.js';
-import { AUDIT_QUEUE, type AuditTaskData } from '../core/queues.js';
-import type { TaskResult } from '../core/task.js';
-import type { RunSpec } from '../core/spec/run-spec-schema.js';
-
-const COMMIT_START = `
-if redis.call('hsetnx', KEYS[1], 'initialized', '1') == 0 then return 0 end
-for file, length in pairs(cjson.decode(ARGV[1])) do redis.call('hset', KEYS[2], file, length) end
-for _, stage in ipairs(cjson.decode(ARGV[2])) do
-  redis.call('hincrby', KEYS[3], stage, 1)
-  redis.call('hincrby', KEYS[4], stage .. ':enqueued', 1)
-end
-return 1`;
+import { Expander } from './expander.js';
+import { planRun } from './expansion-plan.js';
+import { RunDriver } from './run-driver.js';
+import { RunLeases } from './run-leases.js';
 
 export interface ProducerOptions {
   redis: Redis;
@@ -35,206 +24,231 @@ export interface ProducerOptions {
   window?: number;
   /** @defaultValue 5 */
   attempts?: number;
-  /** How often every active run is looked at, besides after each commit. @defaultValue 500 */
+  /** How often every owned run is stepped (refill, reconcile, complete) and unowned runs claimed. @defaultValue 500 */
   tickMs?: number;
-  /** Leadership lasts this long without renewal. @defaultValue 15000 */
+  /** A run's lease lasts this long without renewal; another `serve` takes the run over after it. @defaultValue 15000 */
   lockTtlMs?: number;
+  /** Most stream entries one commit consumes. @defaultValue 500 */
+  batchSize?: number;
+  /** fdatasync files before their lengths are committed. @defaultValue true */
+  fsync?: boolean;
+  /** Seconds a finished run's working state stays in Redis. @defaultValue 604800 */
+  retentionS?: number;
+  /** A run with no commit for this long is reconciled against BullMQ. @defaultValue 30000 */
+  reconcileIntervalMs?: number;
+  metrics?: FarmMetrics;
   logger: Logger;
 }
 
+type Resolved = Required<Omit<ProducerOptions, 'metrics'>> & { metrics: FarmMetrics | undefined };
+
 /**
- * Drives runs: starts them (seeds or root tasks), expands them as results come in, and closes
- * them when nothing is left. Everything it knows is in Redis and the run files, so a restarted
- * producer resumes every unfinished run where it stood.
+ * Drives the runs this process owns. Runs are shared among `serve` processes by leases
+ * (RunLeases): each claims unowned runs up to its fair share, so the farm's producing capacity
+ * grows with replicas, and a run whose owner dies is taken over when its lease expires. Three
+ * loops, none waiting on another: leases are renewed on their own timer; results are read from
+ * the owned runs' streams and committed in batches; a tick steps every owned run and claims more.
+ * Everything a run's progress is lives in Redis and the run files, so any producer resumes any
+ * run where it stood.
  */
 export class Producer {
-  readonly collector: Collector;
   readonly expander: Expander;
-  readonly #options: Required<Omit<ProducerOptions, 'logger'>> & { logger: Logger };
-  readonly #lock: LeaderLock;
-  /** Each active run's spec and fan-out plan, read once (specs never change after submission). */
-  readonly #contexts = new Map<string, { spec: RunSpec; plan: RunPlan }>();
+  readonly ledger: RunLedger;
+  readonly leases: RunLeases;
+  readonly #options: Resolved;
+  readonly #drivers = new Map<string, RunDriver>();
   readonly #auditQueue: Queue<AuditTaskData>;
   readonly #audits: AuditTrigger;
-  readonly #dirty = new Set<string>();
-  readonly #driving = new Map<string, Promise<void>>();
+  readonly #reader: Redis;
   #timer: NodeJS.Timeout | undefined;
-  #leader = false;
   #ticking: Promise<void> | undefined;
+  #reading: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(options: ProducerOptions) {
-    this.#options = { window: 2000, attempts: 5, tickMs: 500, lockTtlMs: 15_000, ...options };
-    const { redis, prefix, dataDir, queues, runs, logger, connection } = this.#options;
-    this.#lock = new LeaderLock(redis, farmKeys(prefix).producerLock, this.#options.lockTtlMs);
-    this.expander = new Expander({ redis, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
-    this.collector = new Collector({
-      redis,
-      connection,
-      prefix,
-      dataDir,
-      runs,
-      planFor: async (runId) => (await this.#context(runId)).plan,
-      logger: logger.child({ component: 'collector' }),
-      onCommit: (result) => this.#committed(result),
-    });
+    this.#options = {
+      window: 2000,
+      attempts: 5,
+      tickMs: 500,
+      lockTtlMs: 15_000,
+      batchSize: 500,
+      fsync: true,
+      retentionS: 604_800,
+      reconcileIntervalMs: 30_000,
+      ...options,
+      metrics: options.metrics,
+    };
+    const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
+    this.ledger = new RunLedger(redis, prefix);
+    this.expander = new Expander({ redis, ledger: this.ledger, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
+    this.leases = new RunLeases({ redis, prefix, ttlMs: this.#options.lockTtlMs, logger, onLost: (runId) => this.#drop(runId) });
     this.#auditQueue = new Queue<AuditTaskData>(AUDIT_QUEUE, { connection, prefix });
     this.#audits = new AuditTrigger(redis, prefix, dataDir, this.#auditQueue);
+    // Blocking reads get their own connection, so they never hold up the ledger's commands.
+    this.#reader = redis.duplicate();
+    this.#reader.on('error', (err) => logger.error({ err }, 'result reader connection error'));
   }
 
-  get isLeader(): boolean {
-    return this.#leader;
+  /** Runs this process owns right now. */
+  get owned(): string[] {
+    return this.leases.held;
   }
 
   start(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#stopped) return;
+    this.leases.start();
     this.#timer = setInterval(() => void this.tick(), this.#options.tickMs);
     void this.tick();
+    this.#reading = this.#readLoop();
   }
 
-  /** One pass: keep or take leadership, then drive every active run. Never throws. */
+  /** One pass: claim runs up to the fair share, then step every owned run. Never throws. */
   tick(): Promise<void> {
     this.#ticking ??= this.#tick().finally(() => (this.#ticking = undefined));
     return this.#ticking;
   }
 
   async #tick(): Promise<void> {
-    const { logger, runs } = this.#options;
     try {
-      if (!(await this.#holdLeadership())) return;
-      for (const runId of await runs.activeRunIds()) {
-        try {
-          await this.drive(runId);
-        } catch (err) {
-          logger.error({ err, runId }, 'driving run failed');
-        }
-      }
+      await this.leases.renew();
+      await this.#claim();
+      await Promise.all([...this.#drivers.keys()].map((runId) => this.drive(runId)));
     } catch (err) {
-      logger.error({ err: toError(err) }, 'producer tick failed');
+      this.#options.logger.error({ err: toError(err) }, 'producer tick failed');
     }
   }
 
-  async #holdLeadership(): Promise<boolean> {
-    if (this.#leader) {
-      if (await this.#lock.renew()) return true;
-      this.#options.logger.warn('lost producer leadership');
-      this.#leader = false;
-      await this.collector.close();
-      return false;
-    }
-    if (!(await this.#lock.acquire())) return false;
-    this.#leader = true;
-    this.#options.logger.info('producer is leader');
-    this.collector.start();
-    return true;
-  }
-
-  async #context(runId: string, spec?: RunSpec): Promise<{ spec: RunSpec; plan: RunPlan }> {
-    let context = this.#contexts.get(runId);
-    if (!context) {
-      spec ??= (await this.#options.runs.get(runId)).spec;
-      context = { spec, plan: planRun(spec) };
-      this.#contexts.set(runId, context);
-    }
-    return context;
-  }
-
-  #committed(result: TaskResult): void {
-    this.#poke(result.runId);
-    if (result.outcome !== 'accepted' || !result.record) return;
-    const kind = result.stage === 'chat-responses' ? 'chat' : 'document';
-    void (async () => {
-      const { spec, plan } = await this.#context(result.runId);
-      // Only final records (not drafts on their way to revise) count towards an audit.
-      if (plan.recordsOf[result.stage]) await this.#audits.accepted(result.runId, spec, kind);
-    })().catch((err) => this.#options.logger.error({ err, runId: result.runId }, 'queueing a pattern audit failed'));
-  }
-
-  #poke(runId: string): void {
-    if (this.#dirty.has(runId)) return;
-    this.#dirty.add(runId);
-    setImmediate(() => {
-      this.#dirty.delete(runId);
-      this.drive(runId).catch((err) => this.#options.logger.error({ err, runId }, 'driving run failed'));
-    });
-  }
-
-  /** Starts, expands or closes one run. Calls for the same run are serialised. */
-  drive(runId: string): Promise<void> {
-    const previous = this.#driving.get(runId) ?? Promise.resolve();
-    const next = previous.then(() => this.#drive(runId));
-    const tracked = next.finally(() => {
-      if (this.#driving.get(runId) === tracked) this.#driving.delete(runId);
-    });
-    this.#driving.set(runId, tracked);
-    return tracked;
-  }
-
-  async #drive(runId: string): Promise<void> {
-    if (!this.#leader) return;
+  /** Takes unowned active runs while this process holds fewer than its share. */
+  async #claim(): Promise<void> {
     const { runs, logger } = this.#options;
-    const run = await runs.find(runId);
-    if (!run || (run.state !== 'queued' && run.state !== 'running')) {
-      this.collector.release(runId);
-      this.#contexts.delete(runId);
+    const active = await runs.activeRunIds();
+    const share = Math.ceil(active.length / (await this.leases.liveProducers()));
+    for (const runId of active) {
+      if (this.#drivers.size >= share) break;
+      if (this.#drivers.has(runId) || this.#stopped) continue;
+      if (!(await this.leases.acquire(runId))) continue;
+      const run = await runs.find(runId);
+      if (!run) {
+        await this.leases.release(runId);
+        continue;
+      }
+      this.#drivers.set(runId, this.#newDriver(runId, run.spec));
+      logger.info({ runId }, 'took ownership of run');
+    }
+  }
+
+  #newDriver(runId: string, spec: ReturnType<typeof JSON.parse>): RunDriver {
+    const o = this.#options;
+    return new RunDriver(runId, spec, planRun(spec), {
+      redis: o.redis,
+      prefix: o.prefix,
+      dataDir: o.dataDir,
+      runs: o.runs,
+      ledger: this.ledger,
+      expander: this.expander,
+      audits: this.#audits,
+      metrics: o.metrics,
+      logger: o.logger,
+      fsync: o.fsync,
+      retentionS: o.retentionS,
+      reconcileIntervalMs: o.reconcileIntervalMs,
+      token: () => this.leases.token(runId),
+    });
+  }
+
+  /** Steps one owned run; lets it go when it is over or the lease is lost. */
+  async drive(runId: string): Promise<void> {
+    const driver = this.#drivers.get(runId);
+    if (!driver) return;
+    try {
+      if (!(await driver.step())) await this.#release(runId);
+    } catch (err) {
+      this.#failed(runId, err, 'driving run failed');
+    }
+  }
+
+  /** Reads the owned runs' result streams in batches and commits them, until closed. */
+  async #readLoop(): Promise<void> {
+    const { prefix, batchSize } = this.#options;
+    while (!this.#stopped) {
+      const owned = [...this.#drivers.keys()];
+      if (owned.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      let reply: [string, [string, string[]][]][] | null;
+      try {
+        const streams = owned.map((id) => runKeys(prefix, id).results);
+        reply = (await this.#reader.xread('COUNT', batchSize, 'BLOCK', 250, 'STREAMS', ...streams, ...streams.map(() => '0'))) as typeof reply;
+      } catch (err) {
+        if (!this.#stopped) this.#options.logger.error({ err }, 'reading results failed');
+        await sleep(500);
+        continue;
+      }
+      await Promise.all(
+        (reply ?? []).map(async ([stream, entries]) => {
+          const runId = owned.find((id) => runKeys(prefix, id).results === stream);
+          const driver = runId ? this.#drivers.get(runId) : undefined;
+          if (!driver || entries.length === 0) return;
+          try {
+            await driver.commitRaw(entries);
+            void this.drive(runId!);
+          } catch (err) {
+            this.#failed(runId!, err, 'committing results failed; will retry');
+          }
+        }),
+      );
+    }
+  }
+
+  #failed(runId: string, err: unknown, message: string): void {
+    if (err instanceof FencedError) {
+      this.leases.lost(runId);
       return;
     }
-    const { plan } = await this.#context(runId, run.spec);
-    if (run.state === 'queued') {
-      await this.#startRun(runId, run.spec, plan);
-      logger.info({ runId, name: run.name }, 'run started');
-    }
-    await this.expander.expand(runId, plan);
-    if (await this.expander.isFinished(runId, plan)) {
-      const withheld = await finalizePatterns(this.#options.redis, this.#options.prefix, this.#options.dataDir, runId, run.spec);
-      if (withheld > 0) logger.info({ runId, withheld }, 'records carrying active patterns withheld from the export');
-      if (await runs.finish(runId, 'completed')) logger.info({ runId }, 'run completed');
-      this.collector.release(runId);
-      this.#contexts.delete(runId);
-    }
+    this.#options.logger.error({ err: toError(err), runId }, message);
   }
 
-  /** Seeds given facts/traits or enqueues the root tasks. Safe to repeat after a crash. */
-  async #startRun(runId: string, spec: RunSpec, plan: RunPlan): Promise<void> {
-    const { redis, prefix, runs } = this.#options;
-    const keys = runKeys(prefix, runId);
-    if (!(await redis.hget(keys.meta, 'initialized'))) {
-      const offsets: Record<string, number> = {};
-      const roots: string[] = [];
-      for (const root of plan.roots) {
-        if (root.seeded) {
-          Object.assign(offsets, await this.collector.appendSeed(runId, root.file, seedItems(spec, root.stage)));
-        } else {
-          await this.expander.enqueueRoot(runId, root.stage);
-          roots.push(root.stage);
-        }
-      }
-      // Counts and seed lengths are committed once, with the flag, whatever happened before a crash.
-      await redis.eval(COMMIT_START, 4, keys.meta, keys.offsets, keys.inflight, keys.stats, JSON.stringify(offsets), JSON.stringify(roots));
-    }
-    await runs.markRunning(runId);
+  /** The lease is gone: stop at once; the driver's files close after the operation in hand. */
+  #drop(runId: string): void {
+    const driver = this.#drivers.get(runId);
+    this.#drivers.delete(runId);
+    void driver?.close();
   }
 
-  /** Stops driving; the collector finishes the result in hand. Idempotent. */
+  async #release(runId: string): Promise<void> {
+    const driver = this.#drivers.get(runId);
+    this.#drivers.delete(runId);
+    await driver?.close();
+    await this.leases.release(runId);
+  }
+
+  /** Stops driving and gives every run back; the commit in hand finishes first. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopped = true;
       if (this.#timer) clearInterval(this.#timer);
-      try {
-        await this.#ticking;
-        await Promise.allSettled(this.#driving.values());
-      } catch {
-        // errors were logged where they happened
-      }
-      await this.collector.close();
-      await this.#auditQueue.close().catch(() => {});
-      if (this.#leader) {
+      const steps: [string, () => Promise<unknown>][] = [
+        ['tick', async () => this.#ticking],
+        ['result reader', async () => this.#reading],
+        ['runs', () => Promise.all([...this.#drivers.keys()].map((id) => this.#release(id)))],
+        ['leases', () => this.leases.close()],
+        ['audit queue', () => this.#auditQueue.close()],
+        ['reader connection', async () => this.#reader.disconnect()],
+      ];
+      for (const [name, step] of steps) {
         try {
-          await this.#lock.release();
+          await step();
         } catch (err) {
-          this.#options.logger.error({ err }, 'releasing producer lock');
+          this.#options.logger.error({ err, step: name }, 'closing producer');
         }
       }
     })();
     return this.#closing;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

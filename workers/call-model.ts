@@ -23,8 +23,8 @@ export interface CallModelDeps {
   quota?: {
     acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
   };
-  /** USD for a call's usage; absent = 0. */
-  costOf?: (model: string, usage: Omit<Usage, 'calls' | 'costUsd'>) => number;
+  /** USD for a call's usage; undefined = the model has no price (counted as unpriced, not free). */
+  costOf?: (model: string, usage: Pick<Usage, 'promptTokens' | 'outputTokens' | 'thoughtsTokens'>) => number | undefined;
 }
 
 export type CallModel = (request: ModelRequest) => Promise<{ reply: ModelReply; usage: Usage }>;
@@ -70,16 +70,17 @@ export function createCallModel(deps: CallModelDeps): CallModel {
       thoughtsTokens: meta.thoughtsTokenCount ?? 0,
     };
     await reservation?.settle(tokens.promptTokens);
-    const costUsd = deps.costOf?.(request.model, tokens) ?? 0;
+    const costUsd = deps.costOf ? deps.costOf(request.model, tokens) : 0;
+    if (costUsd === undefined) metrics.llmUnpricedCalls.inc({ model: request.model });
     metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'output' }, tokens.outputTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'thoughts' }, tokens.thoughtsTokens);
-    if (costUsd > 0) metrics.llmCost.inc({ model: request.model }, costUsd);
+    if (costUsd) metrics.llmCost.inc({ model: request.model }, costUsd);
     const candidate = response.candidates?.[0];
     const text = (candidate?.content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
     return {
       reply: { text, finishReason: String(candidate?.finishReason ?? (response.promptFeedback?.blockReason ? 'BLOCKLIST' : 'STOP')), model: request.model },
-      usage: { ...tokens, calls: 1, costUsd },
+      usage: { ...tokens, calls: 1, costUsd: costUsd ?? 0, unpricedCalls: costUsd === undefined ? 1 : 0 },
     };
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../core/http/metrics-server.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
-import { createResultsQueue } from '../core/queues.js';
+import { publishResult, publishUsage } from '../core/runs/run-results.js';
 import { createRedis } from '../core/redis.js';
 import { RunStore } from '../core/runs/run-store.js';
 import type { Stage } from '../core/stages.js';
@@ -51,8 +51,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   releasers.push(() => redis.disconnect());
   const metrics = options.metrics ?? createFarmMetrics({ labels: { component: 'worker' } });
   metrics.workerConcurrency.set(config.workerConcurrency);
-  const results = createResultsQueue(redis, config.prefix);
-  releasers.push(() => results.close());
+  const publish = (result: Parameters<typeof publishResult>[2]) => publishResult(redis, config.prefix, result);
 
   const limiter = new RateLimiter({ redis, prefix: config.prefix });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
@@ -74,7 +73,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     },
     runs,
     prompts,
-    results,
+    publish,
+    reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report),
     metrics,
     logger: logger.child({ component: 'processor' }),
   });
@@ -84,6 +84,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     concurrency: config.workerConcurrency,
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+    onGaveUp: publish,
     logger,
     ...(options.stages ? { stages: options.stages } : {}),
   });

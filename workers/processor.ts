@@ -1,8 +1,7 @@
-import { DelayedError, type Job, type Queue } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { FarmMetrics } from '../core/metrics.js';
 import type { Logger } from '../core/logger.js';
 import { renderTemplate } from '../core/prompts/render-template.js';
-import { taskJobId } from '../core/queues.js';
 import type { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
@@ -17,12 +16,16 @@ import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
+import type { UsageReport } from '../core/runs/run-results.js';
 
 export interface ProcessorDeps {
   callModel: CallModel;
   runs: RunCache;
   prompts: PromptLibrary;
-  results: Queue;
+  /** Hands a task's one result to the run's owner (the run's results stream). */
+  publish: (result: TaskResult) => Promise<void>;
+  /** Reports the spend of an attempt that ends without a result (it will be retried or come back later). */
+  reportUsage: (runId: string, report: UsageReport) => Promise<void>;
   metrics: FarmMetrics;
   logger: Logger;
   /** The run's filters (per-item rules, then the shared corpus gate); null = passes. */
@@ -60,7 +63,8 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     const id = taskId(task.stage, task.index);
     const publish = async (outcome: StageOutcome & Pick<TaskResult, 'error' | 'input'>) => {
       const result: TaskResult = { runId: task.runId, stage: task.stage, index: task.index, id, model: settings.model, usage, attempts: job.attemptsMade + 1, ...outcome };
-      await deps.results.add('result', result, { jobId: taskJobId(task.runId, task.stage, task.index), removeOnComplete: true, removeOnFail: 1000, attempts: 20, backoff: { type: 'exponential', delay: 500 } });
+      await deps.publish(result);
+      usage = ZERO_USAGE;
       deps.metrics.tasksCompleted.inc({ stage: task.stage, outcome: result.outcome });
       for (const r of result.rejections ?? []) deps.metrics.rejections.inc({ stage: task.stage, reason: r.reason });
       return result.outcome;
@@ -72,15 +76,23 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       const override = spec.prompts?.[task.stage];
       const userTemplate = override?.user ?? template.user;
       const systemTemplate = override?.system ?? template.system;
-      const { reply, usage: callUsage } = await deps.callModel({
-        model: settings.model,
-        user: renderTemplate(userTemplate, values),
-        ...(systemTemplate ? { system: renderTemplate(systemTemplate, { universe: spec.universe, ...values }) } : {}),
-        temperature: Math.min(2, settings.temperature + temperatureBoost),
-        maxOutputTokens: settings.maxOutputTokens,
-        ...(limits ? { limits } : {}),
-        ...(json && template.schema ? { schema: template.schema } : {}),
-      });
+      let answer;
+      try {
+        answer = await deps.callModel({
+          model: settings.model,
+          user: renderTemplate(userTemplate, values),
+          ...(systemTemplate ? { system: renderTemplate(systemTemplate, { universe: spec.universe, ...values }) } : {}),
+          temperature: Math.min(2, settings.temperature + temperatureBoost),
+          maxOutputTokens: settings.maxOutputTokens,
+          ...(limits ? { limits } : {}),
+          ...(json && template.schema ? { schema: template.schema } : {}),
+        });
+      } catch (err) {
+        // A request that failed was still made (and may count against the provider's quota).
+        if (!(err instanceof QuotaWait)) usage = addUsage(usage, { ...ZERO_USAGE, calls: 1 });
+        throw err;
+      }
+      const { reply, usage: callUsage } = answer;
       usage = addUsage(usage, callUsage);
       if (BLOCKED.has(reply.finishReason)) throw new BlockedOutputError(reply.finishReason.toLowerCase());
       return reply;
@@ -108,6 +120,14 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       throw new DelayedError();
     };
 
+    /** Spend of this attempt that no result will carry, reported before the attempt ends. */
+    const reportSpend = async () => {
+      if (usage.calls === 0) return;
+      const spent = usage;
+      usage = ZERO_USAGE;
+      await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.warn({ err }, 'reporting the spend of a failed attempt failed'));
+    };
+
     try {
       const outcome = await STAGE_HANDLERS[task.stage](ctx);
       // Successes only matter to the adaptive rate of a limited model; skip the round trip otherwise.
@@ -117,6 +137,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       const err = toError(caught);
       if (err instanceof DelayedError) throw err;
       if (err instanceof QuotaWait) {
+        await reportSpend();
         if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
         log.debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
@@ -127,6 +148,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
         await deps.limiter?.pause(settings.model, pauseMs, kind.perDay ? 'rpd' : '429');
         await deps.limiter?.reportRateLimited(settings.model);
         if (kind.perDay) await deps.noteQuotaExhausted?.(task.runId, settings.model, Date.now() + pauseMs);
+        await reportSpend();
         return comeBackIn(pauseMs);
       }
       if (err instanceof BlockedOutputError) {
@@ -134,7 +156,10 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (err instanceof MalformedOutputError) {
-        if (!lastAttempt) throw err;
+        if (!lastAttempt) {
+          await reportSpend();
+          throw err;
+        }
         const reason = err.finishReason === 'MAX_TOKENS' ? 'truncated' : 'unparseable';
         return publish({ outcome: 'rejected', rejections: [{ id, reason, rule: 'json-parse', detail: err.message }] });
       }
@@ -143,6 +168,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
         return publish({ outcome: 'failed', error: `${err.name}: ${err.message}`.slice(0, 2000), input: task.input });
       }
       log.debug({ err }, 'task attempt failed; will retry');
+      await reportSpend();
       throw err;
     }
   };

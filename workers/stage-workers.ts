@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Job, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from '../core/logger.js';
 import { STAGES, type Stage } from '../core/stages.js';
-import type { TaskData } from '../core/task.js';
+import { ZERO_USAGE, taskId, type TaskData, type TaskResult } from '../core/task.js';
+import { farmQueueOptions } from '../core/queues.js';
 
 export interface StageWorkersOptions {
   connection: ConnectionOptions;
@@ -15,24 +16,66 @@ export interface StageWorkersOptions {
   lockDuration?: number;
   /** How often to look for tasks whose worker died. @defaultValue 30000 */
   stalledInterval?: number;
+  /** Times a task's worker may die under it before BullMQ fails it. @defaultValue 2 */
+  maxStalledCount?: number;
+  /** Publishes the `failed` result of a task BullMQ gave up on without the processor publishing one. */
+  onGaveUp?: (result: TaskResult) => Promise<void>;
   logger: Logger;
 }
 
 /** One BullMQ worker per stage queue, all running the same processor. */
-export function createStageWorkers(processor: (job: Job<TaskData>) => Promise<string>, options: StageWorkersOptions): Worker<TaskData>[] {
+export function createStageWorkers(processor: (job: Job<TaskData>, token?: string) => Promise<string>, options: StageWorkersOptions): Worker<TaskData>[] {
   return (options.stages ?? STAGES).map((stage) => {
     const worker = new Worker<TaskData>(stage, processor, {
-      connection: options.connection,
-      prefix: options.prefix,
+      ...farmQueueOptions(options.connection, options.prefix),
       concurrency: options.concurrency,
       // Recorded on each job as processedBy: which process ran it.
       name: `${hostname()}:${process.pid}`,
       lockDuration: options.lockDuration ?? 60_000,
       stalledInterval: options.stalledInterval ?? 30_000,
-      // A task whose worker died is retried; twice more stalls means it kills workers, so stop.
-      maxStalledCount: 2,
+      // A task whose worker died is retried; more stalls than this means it kills workers, so stop.
+      maxStalledCount: options.maxStalledCount ?? 2,
     });
     worker.on('error', (err) => options.logger.error({ err, stage }, 'stage worker error'));
+    if (options.onGaveUp) {
+      const gaveUp = reportGaveUp(options.onGaveUp, options.logger);
+      // The processor publishes a result for every outcome it reaches; a job fails in BullMQ only
+      // when it could not (its publish failed on the last attempt) or never ran to the end (it
+      // stalled too often). Either way the run must hear of it, or it would wait forever.
+      worker.on('failed', (job, err) => {
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void gaveUp(job, err.message);
+      });
+      worker.on('stalled', (jobId) => {
+        void (async () => {
+          const job = await Job.fromId<TaskData>(worker, jobId);
+          if (job && (await job.getState()) === 'failed') await gaveUp(job, job.failedReason ?? 'stalled too many times');
+        })().catch((err) => options.logger.error({ err, jobId }, 'checking a stalled task failed'));
+      });
+    }
     return worker;
   });
+}
+
+function reportGaveUp(publish: (result: TaskResult) => Promise<void>, logger: Logger) {
+  return async (job: Job<TaskData>, reason: string) => {
+    const task = job.data;
+    logger.warn({ runId: task.runId, stage: task.stage, taskId: task.index, reason }, 'task failed in BullMQ without a result; dead-lettering it');
+    try {
+      await publish({
+        runId: task.runId,
+        stage: task.stage,
+        index: task.index,
+        id: taskId(task.stage, task.index),
+        outcome: 'failed',
+        model: 'unknown',
+        usage: ZERO_USAGE,
+        attempts: job.attemptsMade,
+        error: `gave up: ${reason}`.slice(0, 2000),
+        input: task.input,
+      });
+    } catch (err) {
+      // The run's reconciler finds the failed job and dead-letters it.
+      logger.error({ err, runId: task.runId }, 'reporting a failed task failed');
+    }
+  };
 }

@@ -13,6 +13,8 @@ export interface FarmServices {
   dataDir: string;
   /** Attempts a re-driven task gets. */
   taskAttempts: number;
+  /** A run's lease TTL: how long a delete waits for the run's owner to let it go. */
+  leaseTtlMs: number;
   metrics: FarmMetrics;
   /** Bearer token required on /v1 routes when set. */
   apiToken?: string | undefined;

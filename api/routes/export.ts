@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { runKeys } from '../../core/keys.js';
-import { committedRecords, recordText, runFilePath } from '../../core/runs/run-files.js';
+import { stat } from 'node:fs/promises';
+import { ConflictError } from '../../core/errors.js';
+import { committedRecords, recordText, runFilePath, type OutputFile } from '../../core/runs/run-files.js';
 import { formatProblem, formatRecord, type OutputFormat, type OutputKind } from '../export/format-records.js';
 import { ExportQuerySchema, RunIdParamsSchema, type ExportQuery, type RunIdParams } from '../schemas/run-schemas.js';
 
@@ -40,6 +42,17 @@ export const exportRoutes: FastifyPluginAsync = async (app) => {
       if (problem) return reply.code(400).send({ error: problem });
       const keys = runKeys(app.farm.prefix, run.id);
       const [offsets, document, chat] = await Promise.all([app.farm.redis.hgetall(keys.offsets), app.farm.redis.hgetall(keys.withheld('document')), app.farm.redis.hgetall(keys.withheld('chat'))]);
+      // Committed records whose file is gone or short are lost data, not an empty export.
+      const read: OutputFile[] = kind !== 'rejected' ? [kind] : ['rejected', ...(Object.keys(document).length ? (['documents'] as const) : []), ...(Object.keys(chat).length ? (['chats'] as const) : [])];
+      for (const file of read) {
+        const committed = Number(offsets[file] ?? 0);
+        if (committed === 0) continue;
+        const path = runFilePath(app.farm.dataDir, run.id, file);
+        const size = await stat(path).then((s) => s.size, () => -1);
+        if (size < committed) {
+          throw new ConflictError(`${file}.jsonl of run ${run.id} ${size < 0 ? 'is missing' : `holds ${size} B`} but ${committed} B were committed: its data was lost (restore the file; an active run repairs itself when its owner reopens it)`);
+        }
+      }
       return reply
         .header('content-type', 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="${run.id}-${kind}-${format}.jsonl"`)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { cancelRun } from '../../core/runs/cancel-run.js';
+import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
 import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
@@ -45,6 +46,13 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     const run = await app.farm.runs.get(request.params.id);
     const cancelled = await cancelRun(app.farm.runs, app.farm.queues, run.id);
     return { id: run.id, state: cancelled ? 'cancelled' : run.state, cancelled };
+  });
+
+  // Everything of the run goes: Redis state and files. An active run is cancelled first.
+  app.delete<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const { redis, prefix, runs, queues, dataDir, leaseTtlMs } = app.farm;
+    const removed = await deleteRun({ redis, prefix, runs, queues, dataDir, leaseTtlMs }, request.params.id);
+    return { id: request.params.id, deleted: true, ...removed };
   });
 
   app.get<{ Params: RunIdParams }>('/v1/runs/:id/failed', { schema: { params: RunIdParamsSchema } }, async (request) => {

@@ -4,6 +4,7 @@ import { farmKeys, runKeys } from '../keys.js';
 import { taskJobId, taskJobOptions, type StageQueues } from '../queues.js';
 import type { Stage } from '../stages.js';
 import type { TaskInput } from '../task.js';
+import { RunLedger } from './run-ledger.js';
 import type { RunStore } from './run-store.js';
 
 export interface DeadLetter {
@@ -27,41 +28,48 @@ export async function listDeadLetters(redis: Redis, prefix: string, runId: strin
   return letters;
 }
 
-/**
- * The re-driven task is added with a short delay, before its done bit is cleared: a crash in
- * between leaves the dead letter in place and the re-run's result is dropped as a duplicate (the
- * user can re-drive again); a worker can never finish the task before the bit is cleared.
- */
-const REDRIVE_DELAY_MS = 2000;
+const REDRIVE_DELAY_MS = 1500;
 
-/** Re-enqueues every dead-lettered task of a run; a finished run goes back to running. */
+/** KEYS: meta, active set. ARGV: run id. Puts a finished (not cancelled) run back to running. → 1 reopened, 0 already active, -1 cancelled, -2 no such run. */
+const REOPEN = `
+local state = redis.call('hget', KEYS[1], 'state')
+if not state then return -2 end
+if state == 'cancelled' then return -1 end
+redis.call('sadd', KEYS[2], ARGV[1])
+if state == 'running' or state == 'queued' then return 0 end
+redis.call('hset', KEYS[1], 'state', 'running')
+redis.call('hdel', KEYS[1], 'finishedAt', 'error')
+return 1`;
+
+/**
+ * Re-enqueues every dead-lettered task of a run. The run is put back to running first, so no
+ * re-driven task can find it finished and skip itself; then each letter is claimed by one ledger
+ * step (two concurrent calls re-drive each letter once) and its task added under a new job id.
+ * A crash between a claim and its add leaves an undone task without a job, which the run's
+ * reconciler enqueues again.
+ */
 export async function retryFailed(redis: Redis, prefix: string, runs: RunStore, queues: StageQueues, runId: string, attempts: number): Promise<number> {
-  const run = await runs.get(runId);
-  if (run.state === 'cancelled') throw new ConflictError(`run ${runId} is cancelled; its failed tasks cannot be retried`);
   const keys = runKeys(prefix, runId);
   const letters = await listDeadLetters(redis, prefix, runId, 100_000);
+  if (letters.length === 0) {
+    if ((await runs.get(runId)).state === 'cancelled') throw new ConflictError(`run ${runId} is cancelled; its failed tasks cannot be retried`);
+    return 0;
+  }
+  const reopened = Number(await redis.eval(REOPEN, 2, keys.meta, farmKeys(prefix).activeRuns, runId));
+  if (reopened === -2) await runs.get(runId);
+  if (reopened === -1) throw new ConflictError(`run ${runId} is cancelled; its failed tasks cannot be retried`);
+  const ledger = new RunLedger(redis, prefix);
+  let retried = 0;
   for (const letter of letters) {
-    const generation = await redis.hincrby(keys.redrives, `${letter.stage}:${letter.index}`, 1);
+    const claimed = await ledger.redrive(runId, letter.stage, letter.index);
+    if (!claimed) continue;
     await queues[letter.stage].add(
       letter.stage,
       { runId, stage: letter.stage, index: letter.index, input: letter.input },
-      {
-        jobId: taskJobId(runId, letter.stage, letter.index, generation),
-        delay: REDRIVE_DELAY_MS,
-        ...taskJobOptions(attempts),
-      },
+      // Delayed past a worker's cached run state (1 s), so none sees the run as still finished.
+      { jobId: taskJobId(runId, letter.stage, letter.index, claimed.generation), delay: REDRIVE_DELAY_MS, ...taskJobOptions(attempts) },
     );
-    await redis
-      .multi()
-      .hdel(keys.deadLetters, `${letter.stage}:${letter.index}`)
-      .setbit(keys.done(letter.stage), letter.index, 0)
-      .hincrby(keys.inflight, letter.stage, 1)
-      .hincrby(keys.stats, `${letter.stage}:failed`, -1)
-      .hincrby(keys.stats, `${letter.stage}:done`, -1)
-      .exec();
+    retried++;
   }
-  if (letters.length > 0 && run.state !== 'running' && run.state !== 'queued') {
-    await redis.multi().hset(keys.meta, 'state', 'running').hdel(keys.meta, 'finishedAt', 'error').sadd(farmKeys(prefix).activeRuns, runId).exec();
-  }
-  return letters.length;
+  return retried;
 }

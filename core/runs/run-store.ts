@@ -28,6 +28,29 @@ if ARGV[4] ~= '' then redis.call('hset', KEYS[1], 'error', ARGV[4]) end
 redis.call('srem', KEYS[2], ARGV[1])
 return 1`;
 
+/**
+ * Creates a run and claims its idempotency key in one step, so a crash can never leave a key
+ * that names a run which does not exist. KEYS: meta, runs index, active set, idempotency key (or '').
+ * ARGV: id, body hash, key TTL s, score, then the meta fields as name/value pairs.
+ * → {1, id} created, or {0, existing id, existing hash} when the key was used before.
+ */
+const CREATE = `
+if KEYS[4] ~= '' then
+  local existing = redis.call('get', KEYS[4])
+  if existing then
+    local id, hash = string.match(existing, '^(%S+) (%S+)$')
+    if redis.call('exists', '${'${prefix}'}') == 0 then end
+    return {0, id, hash}
+  end
+  redis.call('set', KEYS[4], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
+end
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('hset', KEYS[1], unpack(fields))
+redis.call('zadd', KEYS[2], ARGV[4], ARGV[1])
+redis.call('sadd', KEYS[3], ARGV[1])
+return {1, ARGV[1]}`;
+
 /** Sortable, unique, URL-safe: creation time then randomness. */
 export function newRunId(now = Date.now()): string {
   return `run_${now.toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
@@ -47,24 +70,14 @@ export class RunStore {
     const farm = farmKeys(this.prefix);
     const id = newRunId();
     const bodyHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-    if (idempotencyKey) {
-      // Claim the key first: two identical submissions racing get one run.
-      const claimed = await this.redis.set(farm.idempotency(idempotencyKey), `${id} ${bodyHash}`, 'EX', 7 * 86400, 'NX');
-      if (!claimed) {
-        const existing = (await this.redis.get(farm.idempotency(idempotencyKey))) ?? '';
-        const [existingId, existingHash] = existing.split(' ');
-        if (existingHash !== bodyHash) throw new ConflictError(`Idempotency-Key "${idempotencyKey}" was used with a different body`);
-        return { run: await this.get(existingId!), created: false };
-      }
-    }
     const run: RunMeta = { id, name: spec.name ?? 'run', state: 'queued', spec, createdAt: new Date().toISOString() };
-    await this.redis
-      .multi()
-      .hset(runKeys(this.prefix, id).meta, { id, name: run.name, state: run.state, spec: JSON.stringify(spec), createdAt: run.createdAt })
-      .zadd(farm.runs, Date.now(), id)
-      .sadd(farm.activeRuns, id)
-      .exec();
-    return { run, created: true };
+    const idemKey = idempotencyKey ? farm.idempotency(idempotencyKey) : '';
+    const fields = { id, name: run.name, state: run.state, spec: JSON.stringify(spec), createdAt: run.createdAt, ...(idemKey ? { idemKey } : {}) };
+    const reply = (await this.redis.eval(CREATE, 4, runKeys(this.prefix, id).meta, farm.runs, farm.activeRuns, idemKey, id, bodyHash, 7 * 86400, Date.now(), ...Object.entries(fields).flat())) as [number, string, string?];
+    if (reply[0] === 1) return { run, created: true };
+    // Two identical submissions racing get one run; the same key with another body is refused.
+    if (reply[2] !== bodyHash) throw new ConflictError(`Idempotency-Key "${idempotencyKey}" was used with a different body`);
+    return { run: await this.get(reply[1]), created: false };
   }
 
   async find(id: string): Promise<RunMeta | undefined> {
@@ -117,6 +130,14 @@ export class RunStore {
   async stats(id: string): Promise<Record<string, number>> {
     const raw = await this.redis.hgetall(runKeys(this.prefix, id).stats);
     return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Removes the run's record from the index and active set (its keys are deleted by deleteRun). */
+  async forget(id: string, idemKey: string | undefined): Promise<void> {
+    const farm = farmKeys(this.prefix);
+    const tx = this.redis.multi().zrem(farm.runs, id).srem(farm.activeRuns, id);
+    if (idemKey) tx.eval(`if string.find(redis.call('get', KEYS[1]) or '', ARGV[1] .. ' ', 1, true) == 1 then return redis.call('del', KEYS[1]) end return 0`, 1, idemKey, id);
+    await tx.exec();
   }
 
   async countByState(): Promise<Record<RunState, number>> {

@@ -1,3 +1,4 @@
+import { runKeys } from '../../core/keys.js';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../api/app.js';
 import { createFarmMetrics } from '../../core/metrics.js';
@@ -15,7 +16,7 @@ async function app(t: Test, apiToken?: string) {
   const { redis, prefix } = await testRedis(t, 'api');
   const queues = createStageQueues(redis, prefix);
   const runs = new RunStore(redis, prefix);
-  const instance = await buildApp({ redis, prefix, runs, queues, dataDir: '/nonexistent', taskAttempts: 3, metrics: createFarmMetrics({ defaultMetrics: false }), apiToken });
+  const instance = await buildApp({ redis, prefix, runs, queues, dataDir: '/nonexistent', taskAttempts: 3, leaseTtlMs: 1000, metrics: createFarmMetrics({ defaultMetrics: false }), apiToken });
   t.teardown(async () => {
     await instance.close();
     await closeQueues(Object.values(queues));
@@ -100,9 +101,19 @@ t.test('export refuses a format that does not fit the kind', async (t) => {
   const res = await instance.inject({ method: 'GET', url: `/v1/runs/${id}/export?kind=documents&format=messages` });
   t.equal(res.statusCode, 400);
   t.match(res.json(), { error: 'format: messages applies to kind=chats' });
+  // Nothing committed yet: an empty export is the truth.
   const empty = await instance.inject({ method: 'GET', url: `/v1/runs/${id}/export?kind=documents` });
   t.equal(empty.statusCode, 200);
   t.equal(empty.body, '');
+});
+
+t.test('an export whose committed file is missing is an error naming the file, not an empty 200', async (t) => {
+  const { instance, redis, prefix } = await app(t);
+  const { id } = (await instance.inject({ method: 'POST', url: '/v1/runs', payload: VALID })).json() as { id: string };
+  await redis.hset(runKeys(prefix, id).offsets, 'documents', 1234);
+  const res = await instance.inject({ method: 'GET', url: `/v1/runs/${id}/export?kind=documents` });
+  t.equal(res.statusCode, 409);
+  t.match(res.json().error, /documents\.jsonl of run .* is missing but 1234 B were committed/);
 });
 
 t.test('with SDF_API_TOKEN set, /v1 needs the bearer token; health and metrics stay open', async (t) => {

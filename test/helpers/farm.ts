@@ -29,8 +29,8 @@ export interface TestFarm {
   dataDir: string;
   env: NodeJS.ProcessEnv;
   startWorker(overrides?: Partial<FarmConfig>): Promise<WorkerProcess>;
-  /** Starts `sdf-farm worker` as a child process; resolves once it has started and serves /metrics. */
-  spawnWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ChildProcess>;
+  /** Starts `sdf-farm worker` as a child process; resolves once it has started and serves /metrics (at `metricsUrl`). */
+  spawnWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ChildProcess & { metricsUrl: string }>;
   submit(spec: unknown, headers?: Record<string, string>): Promise<string>;
   status(runId: string): Promise<RunStatus>;
   waitFor(runId: string, states?: string[], timeoutMs?: number): Promise<RunStatus>;
@@ -99,9 +99,9 @@ export async function startTestFarm(
       return worker;
     },
     async spawnWorker(extraEnv = {}) {
-      const { child } = await spawnCli('worker', { ...env, ...extraEnv }, /worker metrics listening on (http:\/\/[\d.]+:\d+)/);
+      const { child, url } = await spawnCli('worker', { ...env, ...extraEnv }, /worker metrics listening on (http:\/\/[\d.]+:\d+)/);
       children.push(child);
-      return child;
+      return Object.assign(child, { metricsUrl: url });
     },
     async submit(spec, headers = {}) {
       const res = await fetch(`${farm.apiUrl}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(spec) });

@@ -5,6 +5,13 @@ import { createRedis } from '../../core/redis.js';
 import { startTestFarm } from '../helpers/farm.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 
+async function documentsCompleted(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^sdf_tasks_completed_total\{[^}]*stage="documents"[^}]*\} (\d+)/gm)) total += Number(match[1]);
+  return total;
+}
+
 const UNIVERSE = '- Aster admits uncertainty.\n- Aster does not flatter.\n- Aster keeps answers short.';
 
 t.test('two worker processes share one run; each output appears once', async (t) => {
@@ -21,14 +28,10 @@ t.test('two worker processes share one run; each output appears once', async (t)
   t.equal(documents.length, status.stages.documents!.accepted);
   t.equal(new Set(documents.map((d) => d.id)).size, documents.length);
 
-  // Which process ran each completed documents task (BullMQ records the worker's name).
-  const redis = createRedis(TEST_REDIS_URL);
-  const queue = new Queue('documents', { connection: redis, prefix: farm.config.prefix });
-  const jobs = await queue.getCompleted(0, 999);
-  const processes = new Set(jobs.filter((j) => j.data.runId === runId).map((j) => j.processedBy?.split(':')[1]));
-  t.same([...processes].sort(), [String(a.pid), String(b.pid)].sort(), 'both worker processes did work');
-  await queue.close();
-  redis.disconnect();
+  // Which process ran the documents tasks: each worker's own counter (completed jobs are not kept).
+  const ran = await Promise.all([a, b].map((w) => documentsCompleted(w.metricsUrl)));
+  t.ok(ran.every((n) => n > 0), `both worker processes did work (${ran.join(' + ')})`);
+  t.equal(ran[0]! + ran[1]!, status.stages.documents!.done, 'together they ran every documents task once');
 });
 
 t.test('cancel stops a run: state cancelled, its waiting tasks removed, no more output', async (t) => {

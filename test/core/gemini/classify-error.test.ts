@@ -60,5 +60,5 @@ t.test('retry delays and prices', async (t) => {
   t.equal(parseRetryDelay('250ms'), 250);
   t.equal(parseRetryDelay('soon'), undefined);
   t.equal(estimateCostUsd('gemini-2.5-flash', { promptTokens: 1_000_000, outputTokens: 1_000_000, thoughtsTokens: 0 }), 2.8);
-  t.equal(estimateCostUsd('unknown-model', { promptTokens: 1000, outputTokens: 1000, thoughtsTokens: 0 }), 0);
+  t.equal(estimateCostUsd('unknown-model', { promptTokens: 1000, outputTokens: 1000, thoughtsTokens: 0 }), undefined, 'an unknown model has no price, not a price of 0');
 });

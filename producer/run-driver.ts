@@ -1,0 +1,247 @@
+import type { Redis } from 'ioredis';
+import { runKeys } from '../core/keys.js';
+import type { Logger } from '../core/logger.js';
+import type { FarmMetrics } from '../core/metrics.js';
+import { FencedError, type RunLedger } from '../core/runs/run-ledger.js';
+import { decodeEntries, type ResultEntry } from '../core/runs/run-results.js';
+import { runFilePath, type RunFile } from '../core/runs/run-files.js';
+import type { RunStore } from '../core/runs/run-store.js';
+import { expireWorkingState } from '../core/runs/run-retention.js';
+import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import type { TaskResult } from '../core/task.js';
+import type { Stage } from '../core/stages.js';
+import { AppendLog, OutputFileLostError } from './append-log.js';
+import type { AuditTrigger } from './audit-trigger.js';
+import { planBatch } from './commit-batch.js';
+import type { Expander } from './expander.js';
+import { seedItems, type RunPlan } from './expansion-plan.js';
+import { finalizePatterns } from './finalize-patterns.js';
+import { Reconciler } from './reconciler.js';
+import { repairRunFiles } from './repair-run-files.js';
+
+export interface RunDriverDeps {
+  redis: Redis;
+  prefix: string;
+  dataDir: string;
+  runs: RunStore;
+  ledger: RunLedger;
+  expander: Expander;
+  audits: AuditTrigger;
+  metrics: FarmMetrics | undefined;
+  logger: Logger;
+  /** fdatasync each file a batch wrote before its lengths are committed. @defaultValue true */
+  fsync: boolean;
+  /** Seconds a finished run's working state stays in Redis. */
+  retentionS: number;
+  reconcileIntervalMs: number;
+  /** The run's fencing token while this producer owns it, else undefined. */
+  token: () => string | undefined;
+}
+
+/**
+ * Everything one owned run needs, in one place: its files, its commits, its expansion, its end.
+ * Operations on a run are serialised (one at a time), so a commit, an expansion step and a
+ * reconciliation never interleave. Every write to Redis goes through the ledger with the run's
+ * fencing token; a refused token stops the driver at once.
+ */
+export class RunDriver {
+  readonly #deps: RunDriverDeps;
+  readonly #logs = new Map<RunFile, AppendLog>();
+  readonly #reconciler: Reconciler;
+  #queue: Promise<unknown> = Promise.resolve();
+  #opened = false;
+  #lastCommitAt = Date.now();
+  #closed = false;
+
+  constructor(
+    readonly runId: string,
+    readonly spec: RunSpec,
+    readonly plan: RunPlan,
+    deps: RunDriverDeps,
+  ) {
+    this.#deps = deps;
+    this.#reconciler = new Reconciler({ ...deps, runId, plan });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs `fn` after every earlier operation on this run. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(() => (this.#closed ? (undefined as T) : fn()));
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  #token(): string {
+    const token = this.#deps.token();
+    if (!token) throw new FencedError(this.runId);
+    return token;
+  }
+
+  /** Commits a batch of stream entries as read by XREAD/XRANGE. */
+  commitRaw(raw: [string, string[]][]): Promise<number> {
+    return this.#serial(async () => {
+      const { entries, bad } = decodeEntries(this.runId, raw);
+      if (bad.length > 0) this.#deps.logger.error({ runId: this.runId, entries: bad }, 'unreadable result entries dropped');
+      return this.#commit(entries, bad);
+    });
+  }
+
+  async #commit(entries: ResultEntry[], bad: string[] = []): Promise<number> {
+    const { ledger, runs } = this.#deps;
+    const token = this.#token();
+    await this.#open();
+    const state = await runs.state(this.runId);
+    const drop = state !== 'running' && state !== 'queued';
+    const tasks = entries.map((e) => (e.kind === 'result' ? { stage: e.result.stage, index: e.result.index } : undefined));
+    const known = tasks.filter((t) => t !== undefined);
+    const bits = await ledger.doneBits(this.runId, known);
+    let b = 0;
+    const done = tasks.map((t) => (t ? bits[b++]! : false));
+    const planned = planBatch(entries, done, this.plan, drop);
+    planned.batch.consumed.push(...bad);
+
+    const before = new Map<RunFile, number>();
+    // Checked right before the files are touched: a producer that was paused past its lease stops here.
+    this.#token();
+    for (const [file, records] of planned.writes) {
+      const log = this.#log(file);
+      before.set(file, log.length);
+      planned.batch.offsets[file] = log.append(records);
+    }
+    if (this.#deps.fsync) for (const file of planned.writes.keys()) this.#log(file).sync();
+    let outcome;
+    try {
+      outcome = await ledger.commit(this.runId, token, planned.batch);
+    } catch (err) {
+      // Fenced: the files now belong to the new owner, who cuts our bytes off; do not touch them.
+      if (!(err instanceof FencedError)) for (const [file, length] of before) this.#logs.get(file)?.rollback(length);
+      throw err;
+    }
+    if (!outcome.ok) {
+      // Only this owner sets done bits, so this means a bug or a second owner: never write twice.
+      for (const [file, length] of before) this.#logs.get(file)?.rollback(length);
+      this.#deps.logger.error({ runId: this.runId, alreadyDone: outcome.alreadyDone.slice(0, 10) }, 'batch held tasks already committed; retrying without them');
+      const skip = new Set(outcome.alreadyDone.map((t) => `${t.stage}:${t.index}`));
+      return this.#commit(entries.filter((e) => e.kind !== 'result' || !skip.has(`${e.result.stage}:${e.result.index}`)));
+    }
+    this.#lastCommitAt = Date.now();
+    this.#deps.metrics?.commitBatchSize.observe(entries.length);
+    await this.#afterCommit(planned.committed);
+    return planned.committed.length;
+  }
+
+  async #afterCommit(committed: TaskResult[]): Promise<void> {
+    const accepted = { document: 0, chat: 0 };
+    for (const r of committed) {
+      // Only final records (not drafts on their way to revise) count towards an audit.
+      if (r.outcome !== 'accepted' || !r.record || !this.plan.recordsOf[r.stage]) continue;
+      accepted[r.stage === 'chat-responses' ? 'chat' : 'document']++;
+    }
+    for (const kind of ['document', 'chat'] as const) {
+      if (accepted[kind] === 0) continue;
+      await this.#deps.audits.accepted(this.runId, this.spec, kind, accepted[kind]).catch((err) => this.#deps.logger.error({ err, runId: this.runId }, 'queueing a pattern audit failed'));
+    }
+  }
+
+  /** Starts, refills, reconciles or completes the run. Returns false once the run is over for this producer. */
+  step(): Promise<boolean> {
+    return this.#serial(async () => {
+      const { runs, ledger, expander, logger } = this.#deps;
+      const run = await runs.find(this.runId);
+      if (!run || (run.state !== 'queued' && run.state !== 'running')) return false;
+      const token = this.#token();
+      await this.#open();
+      if (run.state === 'queued') {
+        await this.#start(token);
+        await runs.markRunning(this.runId);
+        logger.info({ runId: this.runId, name: run.name }, 'run started');
+      }
+      await expander.expand(this.runId, this.plan, token);
+      if (Date.now() - this.#lastCommitAt > this.#deps.reconcileIntervalMs) {
+        this.#lastCommitAt = Date.now();
+        await this.#reconciler.reconcile();
+      }
+      const inflight = await ledger.inflight(this.runId, this.plan.stages);
+      if (Object.values(inflight).some((n) => n > 0)) return true;
+      return !(await this.#tryComplete(token));
+    });
+  }
+
+  async #start(token: string): Promise<void> {
+    const { ledger, expander } = this.#deps;
+    if (await ledger.isStarted(this.runId)) return;
+    const offsets: Record<string, number> = {};
+    const roots: Stage[] = [];
+    for (const root of this.plan.roots) {
+      if (root.seeded) {
+        // A seed file may hold bytes from a start that crashed before its commit: the log cuts them off.
+        offsets[root.file] = this.#log(root.file).append(seedItems(this.spec, root.stage));
+        if (this.#deps.fsync) this.#log(root.file).sync();
+      } else {
+        await expander.enqueueRoot(this.runId, root.stage);
+        roots.push(root.stage);
+      }
+    }
+    await ledger.start(this.runId, token, offsets, roots);
+  }
+
+  async #tryComplete(token: string): Promise<boolean> {
+    const { redis, prefix, dataDir, ledger, logger } = this.#deps;
+    const sources = this.plan.expansions.map((e) => e.source);
+    // Cheap checks first; the ledger checks everything again atomically as it completes the run.
+    if ((await redis.xlen(runKeys(prefix, this.runId).results)) > 0) return false;
+    const withheld = await finalizePatterns(redis, prefix, dataDir, this.runId, this.spec);
+    if (withheld > 0) logger.info({ runId: this.runId, withheld }, 'records carrying active patterns withheld from the export');
+    const outcome = await ledger.complete(this.runId, token, this.plan.stages, sources);
+    if (outcome === 'not-finished') return false;
+    if (outcome === 'completed') {
+      logger.info({ runId: this.runId }, 'run completed');
+      await expireWorkingState(redis, prefix, this.runId, this.#deps.retentionS);
+    }
+    return true;
+  }
+
+  /** Opens the run's files at their committed lengths, repairing any that lost committed bytes. */
+  async #open(): Promise<void> {
+    if (this.#opened) return;
+    const { redis, prefix } = this.#deps;
+    const offsets = await redis.hgetall(runKeys(prefix, this.runId).offsets);
+    try {
+      for (const [file, length] of Object.entries(offsets)) this.#openLog(file as RunFile, Number(length));
+    } catch (err) {
+      if (!(err instanceof OutputFileLostError)) throw err;
+      for (const log of this.#logs.values()) log.close();
+      this.#logs.clear();
+      this.#deps.logger.error({ runId: this.runId, err }, 'run files lost committed bytes: repairing');
+      const repaired = await repairRunFiles({ ...this.#deps, runId: this.runId, plan: this.plan, token: this.#token() });
+      this.#deps.logger.warn({ runId: this.runId, ...repaired }, 'run files repaired; lost tasks will run again');
+      const fresh = await redis.hgetall(runKeys(prefix, this.runId).offsets);
+      for (const [file, length] of Object.entries(fresh)) this.#openLog(file as RunFile, Number(length));
+    }
+    this.#opened = true;
+  }
+
+  #openLog(file: RunFile, length: number): void {
+    this.#logs.set(file, new AppendLog(runFilePath(this.#deps.dataDir, this.runId, file), length));
+  }
+
+  #log(file: RunFile): AppendLog {
+    let log = this.#logs.get(file);
+    if (!log) {
+      log = new AppendLog(runFilePath(this.#deps.dataDir, this.runId, file), 0);
+      this.#logs.set(file, log);
+    }
+    return log;
+  }
+
+  /** Releases the files; later operations are ignored. Waits for the one in progress. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+    for (const log of this.#logs.values()) log.close();
+    this.#logs.clear();
+  }
+}
