@@ -46,16 +46,16 @@ export function farmKeys(prefix: string) {
   };
 }
 
-/** The farm-wide limiter's keys for one model; `day` is the UTC date (YYYY-MM-DD) of the RPD count. */
-export function limiterKeys(prefix: string, model: string, day: string) {
+/** The farm-wide limiter's keys for one model. */
+export function limiterKeys(prefix: string, model: string) {
   const base = `${prefix}:limiter:${model}`;
   return {
-    /** Sorted set: one member per granted call (`<id>:<tokens>`) scored by its time. */
+    /** Sorted set: exactly one member per granted call (`<id>:<tokens>`, tokens settled to the real count) scored by its time. */
     log: `${base}:log`,
     /** String: input tokens in the window. */
     tokens: `${base}:tokens`,
-    /** String: requests granted on `day`. */
-    day: `${base}:rpd:${day}`,
+    /** Hash: Pacific date (YYYY-MM-DD, on Redis's clock) → requests granted that day; only the current day is kept. */
+    day: `${base}:rpd`,
     /** String with a TTL: the model is paused while it exists (after a 429). */
     pause: `${base}:pause`,
     /** Hash: the adaptive rate factor and the success streak. */

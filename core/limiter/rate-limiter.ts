@@ -1,20 +1,22 @@
 import type { Redis } from 'ioredis';
 import { limiterKeys } from '../keys.js';
 import type { ModelLimits } from './model-limits.js';
+import { PACIFIC_DAY_LUA } from './pacific-day.js';
 
 /**
- * Sliding-window log per model: every granted request is a member of a sorted set scored by its
- * time, with its input tokens; a request is granted only if, counting it, the last `window` ms
- * hold at most rpm requests and tpm tokens, and today's count is under rpd. One Lua script checks
- * and records, so any number of processes share the quota without races. The window is a little
- * longer than a minute (`windowMs`) so network jitter between here and the provider cannot push
- * two windows' worth into one of the provider's minutes.
+ * Sliding-window log per model: every granted request is exactly one member of a sorted set
+ * (`<grant id>:<tokens>`) scored by its time; a request is granted only if, counting it, the last
+ * `window` ms hold at most rpm requests and tpm tokens, and today's count is under rpd. One Lua
+ * script checks and records, so any number of processes share the quota without races. The window
+ * is a little longer than a minute (`windowMs`) so network jitter between here and the provider
+ * cannot push two windows' worth into one of the provider's minutes.
  *
  * Time is Redis's own clock (TIME), so processes on hosts with skewed clocks agree; tests may
- * pass `now`. KEYS: log, tokens-sum, day-count, pause, adapt   ARGV: now|'', window, rpm, tpm,
- * rpd, tokens, id, dayTtl. Returns {granted(1/0), retryMs, reason, factor, now}.
+ * pass `now`. The day of the RPD count is the Pacific date on that clock: Gemini's daily quotas
+ * reset at midnight Pacific time. KEYS: log, tokens-sum, day-counts, pause, adapt   ARGV: now|'',
+ * window, rpm, tpm, rpd, tokens, grant id. Returns {granted(1/0), retryMs, reason, factor, now}.
  */
-const ACQUIRE = `
+const ACQUIRE = `${PACIFIC_DAY_LUA}
 local now = tonumber(ARGV[1])
 if now == nil then
   local t = redis.call('time')
@@ -40,9 +42,11 @@ if #expired > 0 then
   redis.call('decrby', KEYS[2], freed)
 end
 
+local day, untilMidnight
 if rpd > 0 then
-  local today = tonumber(redis.call('get', KEYS[3]) or '0')
-  if today >= rpd then return {0, tonumber(ARGV[8]), 'rpd', tostring(factor), now} end
+  day, untilMidnight = pacificDay(now)
+  local today = tonumber(redis.call('hget', KEYS[3], day) or '0')
+  if today >= rpd then return {0, untilMidnight, 'rpd', tostring(factor), now} end
 end
 
 local effRpm = rpm > 0 and math.max(1, math.floor(rpm * factor)) or 0
@@ -75,19 +79,31 @@ redis.call('incrby', KEYS[2], tokens)
 redis.call('pexpire', KEYS[1], window * 2)
 redis.call('pexpire', KEYS[2], window * 2)
 if rpd > 0 then
-  redis.call('incr', KEYS[3])
-  redis.call('pexpire', KEYS[3], tonumber(ARGV[8]) + 3600000)
+  if redis.call('hincrby', KEYS[3], day, 1) == 1 then
+    -- The first grant of a new Pacific day: the other days' counts are over.
+    for _, other in ipairs(redis.call('hkeys', KEYS[3])) do
+      if other ~= day then redis.call('hdel', KEYS[3], other) end
+    end
+  end
+  redis.call('pexpire', KEYS[3], untilMidnight + 3600000)
 end
 return {1, 0, 'ok', tostring(factor), now}
 `;
 
-/** Corrects a grant's tokens once the real count is known: an entry at the grant's time, so it leaves the window with it. */
+/**
+ * Corrects a grant's tokens once the real count is known by rewriting the grant's own member
+ * (`<id>:<estimate>` → `<id>:<actual>`, same score): the log still holds one member per request,
+ * so RPM counts requests only, and the correction leaves the window with its grant. A grant
+ * already gone from the log has had its tokens freed; there is nothing left to correct.
+ * KEYS: log, tokens-sum   ARGV: grant id, estimated tokens, actual tokens.
+ */
 const SETTLE = `
-local delta = tonumber(ARGV[3])
-if delta == 0 then return 0 end
-if redis.call('exists', KEYS[1]) == 0 then return 0 end
-redis.call('zadd', KEYS[1], tonumber(ARGV[1]), ARGV[2] .. ':' .. delta)
-redis.call('incrby', KEYS[2], delta)
+if ARGV[2] == ARGV[3] then return 0 end
+local score = redis.call('zscore', KEYS[1], ARGV[1] .. ':' .. ARGV[2])
+if not score then return 0 end
+redis.call('zrem', KEYS[1], ARGV[1] .. ':' .. ARGV[2])
+redis.call('zadd', KEYS[1], score, ARGV[1] .. ':' .. ARGV[3])
+redis.call('incrby', KEYS[2], tonumber(ARGV[3]) - tonumber(ARGV[2]))
 return 1
 `;
 
@@ -114,6 +130,25 @@ if redis.call('pttl', KEYS[1]) < tonumber(ARGV[2]) then redis.call('set', KEYS[1
 return 1
 `;
 
+/**
+ * The scripts as ioredis commands: sent once per connection, then called by SHA (EVALSHA), so
+ * the script text does not travel with every call. ioredis reloads a script Redis has forgotten.
+ */
+const COMMANDS = {
+  sdfLimiterAcquire: { numberOfKeys: 5, lua: ACQUIRE },
+  sdfLimiterSettle: { numberOfKeys: 2, lua: SETTLE },
+  sdfLimiterAdapt: { numberOfKeys: 1, lua: ADAPT },
+  sdfLimiterPause: { numberOfKeys: 1, lua: PAUSE },
+} as const;
+
+type Arg = string | number;
+interface LimiterCommands {
+  sdfLimiterAcquire(...args: Arg[]): Promise<[number, number, string, string, number]>;
+  sdfLimiterSettle(...args: Arg[]): Promise<number>;
+  sdfLimiterAdapt(...args: Arg[]): Promise<string>;
+  sdfLimiterPause(...args: Arg[]): Promise<number>;
+}
+
 export interface Reservation {
   /** Records the real input tokens of the granted call. */
   settle(actualInputTokens: number): Promise<void>;
@@ -138,16 +173,21 @@ let sequence = 0;
 
 /** Farm-wide RPM/TPM/RPD quotas per model, shared by every worker through Redis. */
 export class RateLimiter {
-  readonly #redis: Redis;
+  readonly #redis: Redis & LimiterCommands;
   readonly #prefix: string;
   readonly #limitsFor: (model: string) => ModelLimits | undefined;
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #injectedClock: boolean;
   readonly #id = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  /** The adaptive factor Redis last told this process, per model (every grant carries it). */
+  readonly #factors = new Map<string, number>();
 
   constructor(options: RateLimiterOptions) {
-    this.#redis = options.redis;
+    for (const [name, definition] of Object.entries(COMMANDS)) {
+      if (!(name in options.redis)) options.redis.defineCommand(name, definition);
+    }
+    this.#redis = options.redis as Redis & LimiterCommands;
     this.#prefix = options.prefix;
     this.#limitsFor = options.limitsFor ?? (() => undefined);
     this.#windowMs = options.windowMs ?? 61_000;
@@ -156,44 +196,42 @@ export class RateLimiter {
   }
 
   #keys(model: string) {
-    return limiterKeys(this.#prefix, model, new Date(this.#now()).toISOString().slice(0, 10));
+    return limiterKeys(this.#prefix, model);
   }
 
   /** Grants a call now or says how long to wait; `limits` (a run's) wins over `limitsFor`. */
   async tryAcquire(model: string, estimatedInputTokens: number, limits = this.#limitsFor(model)): Promise<Grant> {
     const noop: Reservation = { settle: async () => {} };
     if (!limits) return { ok: true, reservation: noop, factor: 1, grantedAt: this.#now() };
-    const now = this.#now();
     const k = this.#keys(model);
     const tokens = Math.max(0, Math.round(estimatedInputTokens));
-    const member = `${this.#id}.${(sequence++).toString(36)}`;
-    const untilMidnight = Date.parse(`${new Date(now).toISOString().slice(0, 10)}T00:00:00Z`) + 86_400_000 - now;
-    const [granted, retryMs, reason, factor, at] = (await this.#redis.eval(
-      ACQUIRE,
-      5,
+    const id = `${this.#id}.${(sequence++).toString(36)}`;
+    const [granted, retryMs, reason, factorText, at] = await this.#redis.sdfLimiterAcquire(
       k.log,
       k.tokens,
       k.day,
       k.pause,
       k.adapt,
-      this.#injectedClock ? now : '',
+      this.#injectedClock ? this.#now() : '',
       this.#windowMs,
       limits.rpm ?? 0,
       limits.tpm ?? 0,
       limits.rpd ?? 0,
       tokens,
-      member,
-      untilMidnight,
-    )) as [number, number, string, string, number];
-    if (granted !== 1) return { ok: false, retryInMs: Number(retryMs), reason: reason as 'rpm' | 'tpm' | 'rpd' | 'paused', factor: Number(factor) };
+      id,
+    );
+    const factor = Number(factorText);
+    this.#factors.set(model, factor);
+    if (granted !== 1) return { ok: false, retryInMs: Number(retryMs), reason: reason as 'rpm' | 'tpm' | 'rpd' | 'paused', factor };
     return {
       ok: true,
-      factor: Number(factor),
+      factor,
       grantedAt: Number(at),
       reservation: {
         settle: async (actual: number) => {
-          const delta = Math.round(actual) - tokens;
-          if (delta !== 0 && limits.tpm) await this.#redis.eval(SETTLE, 2, k.log, k.tokens, Number(at), `${member}s`, delta);
+          const real = Math.max(0, Math.round(actual));
+          // Without a TPM limit the token sum is never read; a correction would be a wasted write.
+          if (real !== tokens && limits.tpm) await this.#redis.sdfLimiterSettle(k.log, k.tokens, id, tokens, real);
         },
       },
     };
@@ -201,15 +239,27 @@ export class RateLimiter {
 
   /** Stops every process from calling `model` for `ms` (e.g. RetryInfo after a 429). Never shortens a longer pause. */
   async pause(model: string, ms: number, reason = '429'): Promise<void> {
-    await this.#redis.eval(PAUSE, 1, this.#keys(model).pause, reason, Math.max(1, Math.ceil(ms)));
+    await this.#redis.sdfLimiterPause(this.#keys(model).pause, reason, Math.max(1, Math.ceil(ms)));
   }
 
   async reportRateLimited(model: string): Promise<number> {
-    return Number(await this.#redis.eval(ADAPT, 1, this.#keys(model).adapt, 'limited'));
+    return this.#adapt(model, 'limited');
   }
 
+  /**
+   * Counts a success toward speeding back up. At the full rate (factor 1, as the model's last
+   * grant said) a success changes nothing, so no Redis round trip is made: the processor reports
+   * one after every call. A factor lowered by another process since then is seen at the next grant.
+   */
   async reportSuccess(model: string): Promise<number> {
-    return Number(await this.#redis.eval(ADAPT, 1, this.#keys(model).adapt, 'ok'));
+    if (this.#factors.get(model) === 1) return 1;
+    return this.#adapt(model, 'ok');
+  }
+
+  async #adapt(model: string, outcome: 'limited' | 'ok'): Promise<number> {
+    const factor = Number(await this.#redis.sdfLimiterAdapt(this.#keys(model).adapt, outcome));
+    this.#factors.set(model, factor);
+    return factor;
   }
 
   /** Current effective limits (after adaptation) and pause, for metrics and status. */

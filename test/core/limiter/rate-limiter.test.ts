@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import t from 'tap';
+import type { Redis } from 'ioredis';
+import t, { type Test } from 'tap';
 import { parseLimits, limitsFor } from '../../../core/limiter/model-limits.js';
 import { RateLimiter } from '../../../core/limiter/rate-limiter.js';
 import { REPO_ROOT } from '../../helpers/farm.js';
@@ -59,15 +60,159 @@ t.test('TPM: reservations count estimated tokens and settle to the real count', 
   t.ok((await limiter.tryAcquire('m', 900, limits)).ok, 'settled tokens leave the window with their call');
 });
 
-t.test('RPD: the daily quota stops the model until the next UTC day', async (t) => {
+t.test('RPD: the daily quota stops the model until the next Pacific midnight, standard and daylight time', async (t) => {
   const { redis, prefix } = await testRedis(t, 'lim');
-  const c = clock(Date.parse('2026-03-01T23:59:00Z'));
+  // 23:59 PST on 1 March (07:59 UTC on the 2nd is still the 1st in California).
+  const c = clock(Date.parse('2026-03-02T07:59:00Z'));
   const limiter = new RateLimiter({ redis, prefix, now: c.now, windowMs: 1000 });
   const limits = { rpd: 3 };
   for (let i = 0; i < 3; i++) t.ok((await limiter.tryAcquire('m', 1, limits)).ok);
   t.match(await limiter.tryAcquire('m', 1, limits), { ok: false, reason: 'rpd', retryInMs: 60_000 });
   c.advance(60_000);
-  t.ok((await limiter.tryAcquire('m', 1, limits)).ok, 'a new day, a new quota');
+  t.ok((await limiter.tryAcquire('m', 1, limits)).ok, 'a new Pacific day, a new quota');
+
+  // 23:59 PDT on 30 June is 06:59 UTC on 1 July.
+  const summer = clock(Date.parse('2026-07-01T06:59:00Z'));
+  const other = new RateLimiter({ redis, prefix, now: summer.now, windowMs: 1000 });
+  t.ok((await other.tryAcquire('s', 1, { rpd: 1 })).ok);
+  t.match(await other.tryAcquire('s', 1, { rpd: 1 }), { ok: false, reason: 'rpd', retryInMs: 60_000 });
+  summer.advance(60_000);
+  t.ok((await other.tryAcquire('s', 1, { rpd: 1 })).ok, 'daylight time: the day ends at 07:00 UTC');
+});
+
+t.test('RPD: UTC midnight is not the end of the day', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const c = clock(Date.parse('2026-03-01T23:59:00Z'));
+  const limiter = new RateLimiter({ redis, prefix, now: c.now, windowMs: 1000 });
+  for (let i = 0; i < 2; i++) t.ok((await limiter.tryAcquire('m', 1, { rpd: 2 })).ok);
+  c.advance(2 * 60_000);
+  // 00:01 UTC on the 2nd is 16:01 PST on the 1st: eight hours before the quota comes back.
+  t.match(await limiter.tryAcquire('m', 1, { rpd: 2 }), { ok: false, reason: 'rpd', retryInMs: 8 * 3_600_000 - 60_000 });
+  t.same(await redis.hkeys(`${prefix}:limiter:m:rpd`), ['2026-03-01'], 'one count, keyed by the Pacific date');
+  c.advance(8 * 3_600_000 - 60_000);
+  t.ok((await limiter.tryAcquire('m', 1, { rpd: 2 })).ok);
+  t.same(await redis.hkeys(`${prefix}:limiter:m:rpd`), ['2026-03-02'], 'the finished day is dropped');
+});
+
+t.test('a settled token correction is not a request: RPM counts grants only', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const c = clock();
+  const limiter = new RateLimiter({ redis, prefix, now: c.now, windowMs: 60_000 });
+  const limits = { rpm: 3, tpm: 10_000 };
+  for (const actual of [25, 5, 40]) {
+    const g = await limiter.tryAcquire('m', 10, limits);
+    t.ok(g.ok, 'granted while under rpm, whatever earlier calls settled to');
+    if (g.ok) await g.reservation.settle(actual);
+  }
+  t.match(await limiter.tryAcquire('m', 10, limits), { ok: false, reason: 'rpm' }, 'the fourth request in the minute waits');
+  t.equal(await redis.zcard(`${prefix}:limiter:m:log`), 3, 'one log entry per grant');
+  t.equal(Number(await redis.get(`${prefix}:limiter:m:tokens`)), 25 + 5 + 40, 'the window holds the settled real tokens');
+});
+
+t.test('TPM counts settled real tokens, which leave the window with their grant; a late correction changes nothing', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const c = clock();
+  const limiter = new RateLimiter({ redis, prefix, now: c.now, windowMs: 60_000 });
+  const limits = { rpm: 100, tpm: 1000 };
+  const a = await limiter.tryAcquire('m', 100, limits);
+  if (a.ok) await a.reservation.settle(700);
+  c.advance(10_000);
+  t.ok((await limiter.tryAcquire('m', 300, limits)).ok, '700 + 300 fits');
+  t.match(await limiter.tryAcquire('m', 1, limits), { ok: false, reason: 'tpm', retryInMs: 50_000 }, 'full until the 700 leave');
+  c.advance(50_000);
+  const late = await limiter.tryAcquire('m', 600, limits);
+  t.ok(late.ok, 'the first grant left with its real 700 tokens');
+  c.advance(60_000);
+  t.ok((await limiter.tryAcquire('m', 900, limits)).ok);
+  if (late.ok) await late.reservation.settle(10);
+  t.equal(await redis.zcard(`${prefix}:limiter:m:log`), 1, 'the late correction left no entry');
+  t.match(await limiter.tryAcquire('m', 101, limits), { ok: false, reason: 'tpm' }, 'and freed nothing');
+  t.ok((await limiter.tryAcquire('m', 100, limits)).ok);
+});
+
+t.test('rpm and tpm both set, estimates unlike real counts, many concurrent callers: the fullest window holds the rpm cap', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const windowMs = 2000;
+  const rpm = 40;
+  const limiter = new RateLimiter({ redis, prefix, windowMs });
+  const limits = { rpm, tpm: 1_000_000 };
+  const grants: number[] = [];
+  const until = Date.now() + 3 * windowMs + 500;
+  await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      while (Date.now() < until) {
+        const g = await limiter.tryAcquire('m', 100, limits);
+        if (!g.ok) {
+          await new Promise((r) => setTimeout(r, Math.min(g.retryInMs, 25) + Math.random() * 10));
+          continue;
+        }
+        grants.push(g.grantedAt);
+        // The call takes a while, then its real token count (never the estimate) is settled.
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 40));
+        await g.reservation.settle(120 + Math.floor(Math.random() * 40));
+      }
+    }),
+  );
+  grants.sort((a, b) => a - b);
+  let fullest = 0;
+  for (let i = 0, j = 0; i < grants.length; i++) {
+    while (grants[i]! - grants[j]! >= windowMs) j++;
+    fullest = Math.max(fullest, i - j + 1);
+  }
+  t.comment(`fullest ${windowMs} ms window: ${fullest} grants, cap ${rpm}; ${grants.length} grants in all`);
+  t.ok(fullest >= Math.ceil(rpm * 0.95), `the fullest window holds >= 95% of the cap (${fullest} of ${rpm})`);
+  t.ok(fullest <= rpm, `and never more than the cap (${fullest} of ${rpm})`);
+});
+
+/** Every command clients send on keys under `prefix`, as MONITOR sees them (not the commands scripts run inside Redis). */
+async function watchCommands(t: Test, redis: Redis, prefix: string) {
+  const monitor = await redis.monitor();
+  const seen: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua' && args.some((a) => String(a).startsWith(prefix))) seen.push(args.map(String));
+  });
+  t.teardown(() => monitor.disconnect());
+  return {
+    /** Waits for MONITOR to catch up, then gives what it saw since the last call. */
+    async take() {
+      await redis.ping();
+      await new Promise((r) => setTimeout(r, 150));
+      return seen.splice(0);
+    },
+  };
+}
+
+t.test('at the full rate a success makes no Redis round trip; below it, successes count', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const limiter = new RateLimiter({ redis, prefix, windowMs: 60_000 });
+  const watch = await watchCommands(t, redis, prefix);
+  await watch.take();
+  t.match(await limiter.tryAcquire('m', 1, { rpm: 1000 }), { ok: true, factor: 1 });
+  await watch.take();
+  for (let i = 0; i < 20; i++) t.equal(await limiter.reportSuccess('m'), 1);
+  t.same(await watch.take(), [], 'twenty successes at factor 1: no command');
+
+  t.equal(await limiter.reportRateLimited('m'), 0.8);
+  await watch.take();
+  await limiter.reportSuccess('m');
+  t.equal((await watch.take()).length, 1, 'below the full rate each success is counted in Redis');
+  t.equal(await redis.hget(`${prefix}:limiter:m:adapt`, 'streak'), '1');
+});
+
+t.test('scripts are sent once per connection, then called by SHA', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const watch = await watchCommands(t, redis, prefix);
+  const limiter = new RateLimiter({ redis, prefix, windowMs: 60_000 });
+  for (let i = 0; i < 10; i++) {
+    const g = await limiter.tryAcquire('m', 10, { rpm: 1000, tpm: 100_000 });
+    if (g.ok) await g.reservation.settle(11 + i);
+    await limiter.pause('other', 1, '429');
+  }
+  const commands = (await watch.take()).map((args) => args[0]!.toLowerCase());
+  const texts = commands.filter((c) => c === 'eval').length;
+  t.ok(commands.length >= 30, `the calls reached Redis (${commands.length})`);
+  t.ok(texts <= 3, `script text sent at most once per script (${texts} eval of ${commands.length})`);
+  t.equal(commands.filter((c) => c === 'evalsha').length, commands.length - texts, 'every other call is EVALSHA');
 });
 
 t.test('pause stops every caller; 429s lower the rate, successes raise it back', async (t) => {
