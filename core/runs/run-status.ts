@@ -21,7 +21,11 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   stages: Partial<Record<Stage, StageStatus>>;
   tokens: { prompt: number; output: number; thoughts: number };
   calls: number;
+  /** USD of the calls whose model has a price: a lower bound when `unpricedCalls` > 0. */
   costUsd: number;
+  /** Calls of models with no price in the table: their cost is unknown, not zero. */
+  unpricedCalls: number;
+  unpricedModels: string[];
   deadLetters: number;
 }
 
@@ -63,6 +67,10 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
     calls: stats.calls ?? 0,
     costUsd: stats['cost:usd'] ?? 0,
+    unpricedCalls: stats['calls:unpriced'] ?? 0,
+    unpricedModels: Object.entries(stats)
+      .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
+      .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
     deadLetters,
   };
 }
