@@ -30,22 +30,22 @@ return 1`;
 
 /**
  * Creates a run and claims its idempotency key in one step, so a crash can never leave a key
- * that names a run which does not exist. KEYS: meta, runs index, active set, idempotency key (or '').
- * ARGV: id, body hash, key TTL s, score, then the meta fields as name/value pairs.
- * → {1, id} created, or {0, existing id, existing hash} when the key was used before.
+ * that names a run which does not exist. A key whose run is gone (deleted) is claimed afresh.
+ * KEYS: meta, runs index, active set, idempotency key (or '').
+ * ARGV: id, body hash, key TTL s, score, run-key prefix (`<prefix>:run:`), then the meta fields
+ * as name/value pairs. → {1, id} created, or {0, existing id, existing hash} when the key was used before.
  */
 const CREATE = `
 if KEYS[4] ~= '' then
   local existing = redis.call('get', KEYS[4])
   if existing then
     local id, hash = string.match(existing, '^(%S+) (%S+)$')
-    if redis.call('exists', '${'${prefix}'}') == 0 then end
-    return {0, id, hash}
+    if id and redis.call('exists', ARGV[5] .. id) == 1 then return {0, id, hash} end
   end
   redis.call('set', KEYS[4], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
 end
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('hset', KEYS[1], unpack(fields))
 redis.call('zadd', KEYS[2], ARGV[4], ARGV[1])
 redis.call('sadd', KEYS[3], ARGV[1])
@@ -73,7 +73,7 @@ export class RunStore {
     const run: RunMeta = { id, name: spec.name ?? 'run', state: 'queued', spec, createdAt: new Date().toISOString() };
     const idemKey = idempotencyKey ? farm.idempotency(idempotencyKey) : '';
     const fields = { id, name: run.name, state: run.state, spec: JSON.stringify(spec), createdAt: run.createdAt, ...(idemKey ? { idemKey } : {}) };
-    const reply = (await this.redis.eval(CREATE, 4, runKeys(this.prefix, id).meta, farm.runs, farm.activeRuns, idemKey, id, bodyHash, 7 * 86400, Date.now(), ...Object.entries(fields).flat())) as [number, string, string?];
+    const reply = (await this.redis.eval(CREATE, 4, runKeys(this.prefix, id).meta, farm.runs, farm.activeRuns, idemKey, id, bodyHash, 7 * 86400, Date.now(), runKeys(this.prefix, '').meta, ...Object.entries(fields).flat())) as [number, string, string?];
     if (reply[0] === 1) return { run, created: true };
     // Two identical submissions racing get one run; the same key with another body is refused.
     if (reply[2] !== bodyHash) throw new ConflictError(`Idempotency-Key "${idempotencyKey}" was used with a different body`);
