@@ -20,6 +20,7 @@ import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { ProgressView } from '../progress.js';
 import { printSummary } from '../summary.js';
 import { Releasers } from '../../core/releasers.js';
+import { defaultOutDir, outDirProblem } from './out-dir.js';
 
 interface RunCommandOptions {
   out?: string;
@@ -37,7 +38,7 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('run a spec end to end on this machine (all-in-one farm) and write the outputs')
     .argument('<spec>', 'run spec file (YAML or JSON)')
-    .option('--out <dir>', 'where to write documents.jsonl, chats.jsonl, rejected.jsonl (default DATA_DIR/<runId>)')
+    .option('--out <dir>', 'where to write documents.jsonl, chats.jsonl, rejected.jsonl, status.json (default DATA_DIR/exports/<runId>; never a run\'s own folder DATA_DIR/<runId>)')
     .option('--port <port>', 'API port (default PORT, else any free port)')
     .option('--quiet', 'no progress output')
     .action(async (specPath: string, options: RunCommandOptions) => {
@@ -64,6 +65,12 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
   const releasers = new Releasers(logger);
   try {
     let config: FarmConfig = loadConfig();
+    // Checked before anything starts: a refused --out leaves no run and no files behind.
+    const outProblem = options.out === undefined ? undefined : outDirProblem(config.dataDir, options.out);
+    if (outProblem) {
+      process.stderr.write(`sdf-farm run: ${outProblem}\n`);
+      return 2;
+    }
     if (!(await redisAnswers(config.redisUrl))) {
       const local: LocalRedis = await startLocalRedis();
       releasers.push(() => local.stop());
@@ -99,7 +106,10 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
       await new Promise((r) => setTimeout(r, 300));
     }
     view.stop();
-    const outDir = resolve(options.out ?? join(config.dataDir, body.id));
+    const outDir = resolve(options.out ?? defaultOutDir(config.dataDir, body.id));
+    // Again at the point of writing, whatever chose the folder: never into a run's own files.
+    const exportProblem = outDirProblem(config.dataDir, outDir);
+    if (exportProblem) throw new Error(exportProblem);
     const files = await exportAll(server.api.url, config, body.id, outDir);
     writeFileSync(join(outDir, 'status.json'), JSON.stringify(status, null, 2) + '\n');
     printSummary(status, files, (Date.now() - started) / 1000);
