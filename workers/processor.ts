@@ -14,6 +14,7 @@ import type { StageContext, StageOutcome } from './stage-context.js';
 import { STAGE_HANDLERS } from './stages/index.js';
 import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
+import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
 import type { UsageReport } from '../core/runs/run-results.js';
@@ -29,7 +30,7 @@ export interface ProcessorDeps {
   metrics: FarmMetrics;
   logger: Logger;
   /** The run's filters (per-item rules, then the shared corpus gate); null = passes. */
-  filtersFor: (runId: string, spec: RunSpec) => { check(subject: FilterSubject, id: string): Promise<Rejection | null>; spec: { regenerate: { attempts: number } } };
+  filtersFor: (runId: string, spec: RunSpec) => { check(subject: FilterSubject, id: string, options?: CheckOptions): Promise<Rejection | null>; spec: { regenerate: { attempts: number } } };
   /** Farm-wide limiter told about 429s (pause + slow down) and successes (speed back up). */
   limiter?: QuotaLimiter;
   /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
@@ -111,7 +112,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           throw new MalformedOutputError(`${task.stage}: answer is not valid JSON (finishReason ${reply.finishReason})`, reply.finishReason);
         }
       },
-      check: (kind, text, reply, extra = {}, checkId = id) => filters.check({ kind, text, finishReason: reply.finishReason, ...extra }, checkId),
+      check: (kind, text, reply, extra = {}, { id: checkId = id, ...options } = {}) => filters.check({ kind, text, finishReason: reply.finishReason, ...extra }, checkId, options),
     };
 
     /** Gives the slot back and returns the task later, without spending an attempt. */

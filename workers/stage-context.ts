@@ -1,4 +1,5 @@
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import type { CheckOptions } from '../core/filters/run-filters.js';
 import type { Rejection, TaskData, TaskResult } from '../core/task.js';
 
 /** A model's answer as the stages see it. */
@@ -16,8 +17,12 @@ export interface StageContext {
   generate(values: Record<string, unknown>, options?: { temperatureBoost?: number }): Promise<ModelReply>;
   /** Structured call: returns the parsed JSON, or throws MalformedOutputError. */
   generateJson<T>(values: Record<string, unknown>): Promise<{ value: T; reply: ModelReply }>;
-  /** The run's filters for a finished text; null when it passes (and it is then counted in the corpus). */
-  check(kind: 'document' | 'chat', text: string, reply: ModelReply, extra?: { prompt?: string; fact?: string }, id?: string): Promise<Rejection | null>;
+  /**
+   * The run's filters for a finished text; null when it passes (and it is then counted in the
+   * corpus, under `options.id`, the task's id by default). A draft revise will replace is checked
+   * `provisional`; its revision `replaces` it, so the corpus counts the document once.
+   */
+  check(kind: 'document' | 'chat', text: string, reply: ModelReply, extra?: { prompt?: string; fact?: string }, options?: CheckOptions & { id?: string }): Promise<Rejection | null>;
   /** How many times a filtered-out text may be regenerated (filters.regenerate.attempts). */
   regenerateAttempts: number;
 }

@@ -1,5 +1,8 @@
 import { renderTemplate } from '../prompts/render-template.js';
 import type { PromptLibrary } from '../prompts/prompt-library.js';
+import { joinPhrases, markerPhrases, markerRegex } from './marker.js';
+
+export { markerRegex } from './marker.js';
 
 /** One structured model call: the audit's three passes are written against this, not a client. */
 export type GenerateJson = (stage: 'audit-scan' | 'audit-cluster' | 'audit-rate', prompt: string, schema: Record<string, unknown>) => Promise<unknown>;
@@ -12,8 +15,13 @@ export interface AuditSample {
 export interface AuditedPattern {
   name: string;
   definition: string;
-  /** A literal phrase or regular expression that identifies the pattern, when the scan gave one. */
+  /**
+   * Literal phrases (`|`-separated) that identify the pattern: those the scan proposed for the
+   * entry's members that the labelled carriers bear out (see chooseMarker). Absent = reported only.
+   */
   marker?: string;
+  /** Share of the labelled carriers the marker matches. */
+  markerRecall?: number;
   carriers: number;
   prevalence: number;
   /** 95% Wilson interval of the prevalence. */
@@ -87,11 +95,13 @@ export async function runPatternAudit(options: { samples: AuditSample[]; generat
   const n = samples.length;
   const patterns = catalog.map((entry): AuditedPattern => {
     const ids = carriers.get(entry.name) ?? [];
-    const marker = proposals.find((p) => p.marker && (entry.members ?? []).includes(p.name))?.marker;
+    const members = new Set(entry.members ?? []);
+    const proposed = proposals.filter((p) => p.marker && members.has(p.name)).map((p) => p.marker!);
+    const chosen = chooseMarker(proposed, new Set(ids), samples);
     return {
       name: entry.name,
       definition: entry.definition,
-      ...(marker ? { marker } : {}),
+      ...chosen,
       carriers: ids.length,
       prevalence: ids.length / n,
       ci: wilson(ids.length, n),
@@ -103,11 +113,33 @@ export async function runPatternAudit(options: { samples: AuditSample[]; generat
   return { sampled: n, maxPrevalence, patterns, at: new Date().toISOString() };
 }
 
-/** A marker as a case-insensitive regular expression; a marker that is not a valid one is matched literally. */
-export function markerRegex(marker: string): RegExp {
-  try {
-    return new RegExp(marker, 'im');
-  } catch {
-    return new RegExp(marker.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+/** A phrase must find the labelled pattern, not something else: at most 1 in 10 of its matches outside the carriers. */
+const MARKER_PRECISION = 0.9;
+/** Below this share of carriers matched, the marker does not identify the pattern and is not enforced. */
+const MARKER_RECALL = 0.5;
+
+/**
+ * The marker of a catalog entry, checked against the samples the autorate pass labelled with
+ * it: every phrase its member proposals offered is kept only if its matches are (nearly all)
+ * labelled carriers, and the kept phrases together must match at least half the carriers. The
+ * cluster pass merges proposals from different batches, each quoting its own example, so no one
+ * proposal's marker stands for the entry; and a marker no label bears out would filter something
+ * the audit never measured.
+ */
+export function chooseMarker(proposed: string[], carrierIds: Set<string>, samples: AuditSample[]): { marker?: string; markerRecall?: number } {
+  if (carrierIds.size === 0) return {};
+  const phrases = [...new Set(proposed.flatMap(markerPhrases))];
+  const kept: string[] = [];
+  const covered = new Set<string>();
+  for (const phrase of phrases) {
+    const regex = markerRegex(phrase);
+    const hits = samples.filter((s) => regex.test(s.text));
+    const inCarriers = hits.filter((s) => carrierIds.has(s.id));
+    if (inCarriers.length === 0 || inCarriers.length / hits.length < MARKER_PRECISION) continue;
+    kept.push(phrase);
+    for (const s of inCarriers) covered.add(s.id);
   }
+  const recall = covered.size / carrierIds.size;
+  if (kept.length === 0 || recall < MARKER_RECALL) return {};
+  return { marker: joinPhrases(kept), markerRecall: recall };
 }

@@ -1,16 +1,24 @@
 import type { Redis } from 'ioredis';
-import { markerRegex, type PatternReport } from '../audit/llm-audit.js';
+import type { PatternReport } from '../audit/llm-audit.js';
+import { markerRegex } from '../audit/marker.js';
 import { runKeys } from '../keys.js';
-import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
 
 const REFRESH_MS = 1000;
 
+export interface CarriedPattern {
+  name: string;
+  /** The marker's match in the text. */
+  span: string;
+}
+
 /**
- * Patterns the latest LLM audit found above `filters.audit.maxPrevalence` become filters: an
- * item carrying one (by the marker the audit gave) is rejected (`filter`), or accepted only while
- * the pattern stays under the ceiling share (`downsample`). A pattern without a marker is
- * reported but not enforced: labelling every item with a model call would double the cost.
+ * Patterns the latest LLM audit found above `filters.audit.maxPrevalence` become filters: which
+ * of them an item carries, by the markers the audit checked against its labels (literal phrases,
+ * matched in linear time whatever the model wrote: see core/audit/marker.ts). What happens to a
+ * carrier is the caller's: rejected (`filter`), or counted by the corpus gate against the ceiling
+ * in the same atomic step that accepts it (`downsample`). A pattern without a marker is reported
+ * but not enforced: labelling every item with a model call would double the cost.
  */
 export class ActivePatterns {
   #loadedAt = 0;
@@ -32,21 +40,15 @@ export class ActivePatterns {
     this.#active = (report?.patterns ?? []).filter((p) => p.active && p.marker).map((p) => ({ name: p.name, regex: markerRegex(p.marker!) }));
   }
 
-  async check(text: string, accepted: () => Promise<number>): Promise<Rejection | null> {
-    if (!this.spec.audit.enabled) return null;
+  /** The active patterns `text` carries; none when the audit is off. */
+  async carried(text: string): Promise<CarriedPattern[]> {
+    if (!this.spec.audit.enabled) return [];
     await this.#refresh();
+    const carried: CarriedPattern[] = [];
     for (const pattern of this.#active) {
       const match = pattern.regex.exec(text);
-      if (!match) continue;
-      if (this.spec.audit.mode === 'filter') return { reason: 'audit-pattern', rule: `audit:${pattern.name}`, span: match[0].slice(0, 200) };
-      const key = runKeys(this.prefix, this.runId).patternCounts(this.kind);
-      const carriers = await this.redis.hincrby(key, pattern.name, 1);
-      const ceiling = Math.max(1, Math.floor(this.spec.audit.maxPrevalence * Math.max((await accepted()) + 1, this.spec.corpus.warmup)));
-      if (carriers > ceiling) {
-        await this.redis.hincrby(key, pattern.name, -1);
-        return { reason: 'audit-pattern', rule: `audit:${pattern.name}`, span: match[0].slice(0, 200), detail: `downsampled: ${carriers - 1} carriers already, ceiling ${ceiling}` };
-      }
+      if (match) carried.push({ name: pattern.name, span: match[0].slice(0, 200) });
     }
-    return null;
+    return carried;
   }
 }

@@ -3,6 +3,7 @@ import type { Random } from '../random.js';
 import { AUDIENCES, DOC_TYPES, MONTHS, ROLES } from '../vocabulary.js';
 import { generateDocument } from './document.js';
 import { person, place, topicWords } from './prose.js';
+import { reviseDraft } from './revision.js';
 
 /** Text between `<tag>` and `</tag>`, trimmed. */
 export function tagged(text: string, tag: string): string {
@@ -63,7 +64,7 @@ export function revise(prompt: string, random: Random): { critique: string; docu
   const critique = problems.length
     ? `The draft reads mostly like a real ${docType}, but it carries: ${problems.join(', ')}. Rewrite without them and vary the names.`
     : `The draft reads like a real ${docType}; tighten the middle and vary sentence length.`;
-  return { critique, document: generateDocument(random, docType, draft.slice(0, 400), '') };
+  return { critique, document: reviseDraft(draft, random) };
 }
 
 const PROMPT_FORMS: Record<string, ((w: string, r: Random) => string)[]> = {
@@ -107,10 +108,20 @@ export function samples(prompt: string): { id: string; text: string }[] {
   return [...prompt.matchAll(/<sample id="([^"]*)">([\s\S]*?)<\/sample>/g)].map((m) => ({ id: m[1]!, text: m[2]! }));
 }
 
-/** The audit's scan pass: patterns the samples really carry (the simulator's own detectors). */
+/**
+ * The audit's scan pass: patterns the samples really carry (the simulator's own detectors). As a
+ * model asked for a marker does, each proposal quotes the pattern's wording from one carrier of
+ * the batch, so proposals of one pattern from different batches can quote different phrases
+ * ("delve into" here, "a testament to" there), and a quote is text, not a regular expression
+ * ("[Name]").
+ */
 export function auditProposals(prompt: string, random: Random): { proposals: { name: string; definition: string; marker?: string }[] } {
-  const found = new Set(samples(prompt).flatMap((s) => detectPatterns(s.text)));
-  const proposals: { name: string; definition: string; marker?: string }[] = PLANTED_PATTERNS.filter((p) => found.has(p.id)).map((p) => ({ name: p.id, definition: p.description, marker: p.detect.source }));
+  const batch = samples(prompt);
+  const proposals: { name: string; definition: string; marker?: string }[] = [];
+  for (const pattern of PLANTED_PATTERNS) {
+    const quotes = batch.map((s) => pattern.detect.exec(s.text.trimStart())?.[0]).filter((q): q is string => Boolean(q));
+    if (quotes.length > 0) proposals.push({ name: pattern.id, definition: pattern.description, marker: random.pick(quotes) });
+  }
   if (random.chance(0.3)) proposals.push({ name: 'varied-register', definition: 'Some samples shift register between paragraphs.' });
   return { proposals };
 }

@@ -1,3 +1,4 @@
+import type { CheckOptions } from '../../core/filters/run-filters.js';
 import type { Rejection } from '../../core/task.js';
 import type { ModelReply, StageContext } from '../stage-context.js';
 
@@ -22,6 +23,7 @@ export async function generateFiltered(
   kind: 'document' | 'chat',
   extra: { prompt?: string; fact?: string },
   id: string,
+  options: CheckOptions = {},
 ): Promise<Attempt> {
   const earlier: Attempt['earlier'] = [];
   for (let attempt = 0; ; attempt++) {
@@ -29,7 +31,9 @@ export async function generateFiltered(
     const feedback = last ? `An earlier draft was rejected (${last.reason}${last.span ? `: "${last.span}"` : ''}). Write a new one that avoids this.` : '';
     const reply = await ctx.generate({ ...values, feedback }, { temperatureBoost: attempt * 0.15 });
     const text = reply.text.trim();
-    const rejection = await ctx.check(kind, text, reply, extra, attempt === 0 ? id : `${id}.a${attempt}`);
+    // Every attempt is checked under the task's id: at most one is admitted, and it is the one a
+    // revision will replace by that id.
+    const rejection = await ctx.check(kind, text, reply, extra, { id, ...options });
     if (!rejection || attempt >= ctx.regenerateAttempts || !REGENERABLE.has(rejection.reason)) return { text, reply, rejection, earlier };
     earlier.push({ ...rejection, text, attempt });
   }
