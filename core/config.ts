@@ -14,6 +14,7 @@ export interface FarmConfig {
   geminiBaseUrl: string | undefined;
   port: number;
   host: string;
+  /** WORKER_METRICS_PORT, else PORT, else 9464 (`sdf-farm worker --metrics-port`/`--port` set it over both). */
   workerMetricsPort: number;
   dataDir: string;
   workerConcurrency: number;
@@ -39,6 +40,11 @@ export interface FarmConfig {
   runRetentionS: number;
   /** A run with no commit for this long is reconciled against BullMQ. */
   reconcileIntervalMs: number;
+  /**
+   * How long a process stopping on SIGTERM/SIGINT waits for an unanswering Redis before it gives
+   * up draining and exits 1: without it, a drain blocked on Redis waits out the whole grace period.
+   */
+  shutdownRedisTimeoutMs: number;
 }
 
 export interface EnvDoc {
@@ -52,9 +58,9 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_PREFIX', default: 'sdf', description: 'Prefix of every Redis key and queue; farms sharing one Redis need different prefixes.' },
   { name: 'GEMINI_API_KEY', default: '(unset)', description: 'Real Gemini key. Unset: the SDK is pointed at the simulator.' },
   { name: 'GEMINI_BASE_URL', default: '(unset)', description: 'Base URL for the SDK, e.g. a simulator started elsewhere (`http://sim:8090`).' },
-  { name: 'PORT', default: '8080', description: 'API port (`serve`, `run`); 0 picks a free port. The address is logged.' },
+  { name: 'PORT', default: '8080', description: 'API port (`serve`, `run`); 0 picks a free port. The address is logged. A `worker` serves its metrics on it when `WORKER_METRICS_PORT` is unset.' },
   { name: 'HOST', default: '127.0.0.1', description: 'Interface the API and metrics servers bind to (`0.0.0.0` in containers).' },
-  { name: 'WORKER_METRICS_PORT', default: '9464', description: 'Port of a worker process\'s `/metrics`, `/healthz` and `/readyz`; 0 picks a free port.' },
+  { name: 'WORKER_METRICS_PORT', default: '9464', description: 'Port of a worker process\'s `/metrics`, `/healthz` and `/readyz`; 0 picks a free port. Precedence: `sdf-farm worker --metrics-port` or `--port`, then `WORKER_METRICS_PORT`, then `PORT`, then 9464.' },
   { name: 'DATA_DIR', default: './data', description: 'Where the producer writes each run\'s outputs (`DATA_DIR/<runId>/`).' },
   { name: 'WORKER_CONCURRENCY', default: '32', description: 'Tasks one worker process runs at once, per stage queue.' },
   { name: 'SDF_RUN_WINDOW', default: '2000', description: 'Most tasks of one run in Redis at once; expansion waits beyond it.' },
@@ -70,6 +76,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_FSYNC', default: 'batch', description: '`batch`: each commit batch\'s file writes are fdatasync\'d before their lengths are committed (survives a host crash); `off`: left to the OS (faster; a host crash can lose committed lines, which the repair path re-runs).' },
   { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
   { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
+  { name: 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', default: '5000', description: 'On SIGTERM/SIGINT, a `serve` or `worker` drains for its grace period, unless Redis has not answered for this long: then it closes what it can and exits 1, saying so (tasks in flight return to their queues when their locks expire).' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
 ];
 
@@ -110,7 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     geminiBaseUrl: optional(env, 'GEMINI_BASE_URL'),
     port: intVar(env, 'PORT', 8080),
     host: env.HOST || '127.0.0.1',
-    workerMetricsPort: intVar(env, 'WORKER_METRICS_PORT', 9464),
+    // The worker's only port: the README's convention is that every long-running process takes PORT.
+    workerMetricsPort: intVar(env, 'WORKER_METRICS_PORT', intVar(env, 'PORT', 9464)),
     dataDir: env.DATA_DIR || './data',
     workerConcurrency: intVar(env, 'WORKER_CONCURRENCY', 32, 1),
     runWindow: intVar(env, 'SDF_RUN_WINDOW', 2000, 1),
@@ -127,5 +135,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     fsync: fsyncMode(env.SDF_FSYNC),
     runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
     reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
+    shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
   };
 }

@@ -5,16 +5,24 @@ export function createRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
 }
 
-/** Whether a Redis answers at `url` within `timeoutMs`; never throws. */
+/**
+ * Whether a Redis answers at `url` within `timeoutMs`; never throws. The whole probe is bounded,
+ * not just the connect: a Redis that accepts connections but does not answer (stopped, swapping,
+ * a dead host behind a live proxy) counts as not answering.
+ */
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
   probe.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
   try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
+    const answered = (async () => {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    })();
+    return await Promise.race([answered.catch(() => false), timedOut]);
   } finally {
+    clearTimeout(timer);
     probe.disconnect();
   }
 }

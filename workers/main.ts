@@ -38,6 +38,12 @@ export interface WorkerProcess {
   workers: Worker[];
   /** Stops taking tasks, lets running ones finish within `graceMs`, then closes. Idempotent. */
   close(graceMs?: number): Promise<void>;
+  /**
+   * For a Redis that no longer answers: drops the Redis connection (so whatever waits on it fails
+   * at once), stops the stage workers without waiting for them and closes the metrics server.
+   * Tasks in flight are not acked; they return to their queues when their locks expire.
+   */
+  abort(): Promise<void>;
 }
 
 /**
@@ -105,6 +111,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   }
 
   let closing: Promise<void> | undefined;
+  let aborting: Promise<void> | undefined;
   return {
     metrics,
     metricsUrl: server?.url,
@@ -120,6 +127,17 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
         await releasers.release();
       })();
       return closing;
+    },
+    abort() {
+      aborting ??= (async () => {
+        // First, so BullMQ's and the processor's pending commands reject instead of waiting.
+        redis.disconnect();
+        // Not awaited: a worker already draining keeps waiting for its running tasks (BullMQ's
+        // close is once-only, so force cannot overtake it), and their model calls may take minutes.
+        for (const w of workers) void w.close(true).catch(() => {});
+        await server?.close();
+      })();
+      return aborting;
     },
   };
 }

@@ -13,7 +13,7 @@ export function registerServeCommand(program: Command): void {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { component: 'serve' });
       const starting = startFarmServer({ config, logger, ...(options.port !== undefined ? { port: Number(options.port) } : {}) });
-      closeOnSignals(starting, logger, 30_000);
+      closeOnSignals(starting, logger, { graceMs: 30_000, redis: { url: config.redisUrl, timeoutMs: config.shutdownRedisTimeoutMs } });
       await starting;
     });
 }

@@ -10,12 +10,18 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run a worker process: takes tasks from every stage queue and calls Gemini')
-    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (default WORKER_METRICS_PORT or 9464; 0 = any)')
+    .option('--port <port>', 'port of /metrics, /healthz, /readyz; the same as --metrics-port (default WORKER_METRICS_PORT, else PORT, else 9464; 0 = any)')
+    .option('--metrics-port <port>', 'the same as --port')
     .option('--concurrency <n>', 'tasks at once per stage queue (default WORKER_CONCURRENCY or 32)')
     .option('--stages <list>', 'comma-separated stages to serve (default all)')
-    .action(async (options: { metricsPort?: string; concurrency?: string; stages?: string }) => {
+    .action(async (options: { port?: string; metricsPort?: string; concurrency?: string; stages?: string }) => {
       const env = { ...process.env };
-      if (options.metricsPort !== undefined) env.WORKER_METRICS_PORT = options.metricsPort;
+      // Every long-running command takes --port; a worker's only port is its metrics server.
+      if (options.port !== undefined && options.metricsPort !== undefined && options.port !== options.metricsPort) {
+        throw new Error(`--port ${options.port} and --metrics-port ${options.metricsPort} disagree: they name the same port; give one`);
+      }
+      const port = options.metricsPort ?? options.port;
+      if (port !== undefined) env.WORKER_METRICS_PORT = port;
       if (options.concurrency !== undefined) env.WORKER_CONCURRENCY = options.concurrency;
       const config = loadConfig(env);
       const logger = createLogger(config.logLevel, { component: 'worker' });
@@ -25,7 +31,7 @@ export function registerWorkerCommand(program: Command): void {
       const gemini = geminiFromConfig(config);
       if (!gemini) throw new Error('set GEMINI_API_KEY (real Gemini) or GEMINI_BASE_URL (a simulator, e.g. sdf-farm sim)');
       const starting = startWorkerProcess({ config, gemini, logger, ...(stages ? { stages: stages as Stage[] } : {}) });
-      closeOnSignals(starting, logger, config.requestTimeoutMs + 30_000);
+      closeOnSignals(starting, logger, { graceMs: config.requestTimeoutMs + 30_000, redis: { url: config.redisUrl, timeoutMs: config.shutdownRedisTimeoutMs } });
       await starting;
     });
 }
