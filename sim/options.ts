@@ -17,6 +17,12 @@ export interface SimOptions {
   tpm: number;
   /** Requests per day per model; 0 = unlimited. @defaultValue 0 */
   rpd: number;
+  /**
+   * Length of the sliding window that `rpm` and `tpm` count in (Gemini's is a minute). Shorter
+   * only to scale a quota test down in time: `rpm` then means requests per this window.
+   * @defaultValue 60000
+   */
+  quotaWindowMs: number;
   /** Share of requests answered with a spurious 429, spread evenly (see FaultSchedule). @defaultValue 0 */
   errorRate429: number;
   /** Share answered 500 or 503, spread evenly. @defaultValue 0 */
@@ -52,6 +58,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   rpm: 0,
   tpm: 0,
   rpd: 0,
+  quotaWindowMs: 60_000,
   errorRate429: 0,
   errorRate5xx: 0,
   timeoutRate: 0,
@@ -72,6 +79,7 @@ export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions
   for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs'] as const) {
     if (!Number.isFinite(options[field]) || options[field] < 0) throw new Error(`sim option ${field}: must be a number >= 0, got ${options[field]}`);
   }
+  if (!Number.isFinite(options.quotaWindowMs) || options.quotaWindowMs < 1) throw new Error(`sim option quotaWindowMs: must be a number >= 1, got ${options.quotaWindowMs}`);
   for (const field of RATE_FIELDS) {
     if (!(options[field] >= 0 && options[field] <= 1)) throw new Error(`sim option ${field}: must be between 0 and 1, got ${options[field]}`);
   }

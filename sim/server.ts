@@ -5,10 +5,10 @@ import { detectStage } from './detect-stage.js';
 import { FaultSchedule } from './fault-schedule.js';
 import { createSimMetrics } from './metrics.js';
 import { resolveSimOptions, type SimOptions } from './options.js';
-import { SimQuota } from './quota.js';
+import { SimQuota, type QuotaPeak } from './quota.js';
 import { Random, hash32 } from './random.js';
 import { respond } from './respond.js';
-import { countTokens } from './tokens.js';
+import { countTokens, truncateToTokens } from './tokens.js';
 
 export interface SimStats {
   requests: Record<string, Record<string, number>>;
@@ -17,6 +17,8 @@ export interface SimStats {
   stages: Record<string, number>;
   planted: Record<string, number>;
   documents: number;
+  /** Per model, the fullest quota window so far (see SimQuota): what share of the quota a client achieved. */
+  quota: Record<string, QuotaPeak>;
 }
 
 export interface RunningSim {
@@ -66,8 +68,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startSim(partial: Partial<SimOptions> = {}): Promise<RunningSim> {
   const options = resolveSimOptions(partial);
   const metrics = createSimMetrics();
-  const quota = new SimQuota({ rpm: options.rpm, tpm: options.tpm, rpd: options.rpd });
-  const stats: SimStats = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0 };
+  const quota = new SimQuota({ rpm: options.rpm, tpm: options.tpm, rpd: options.rpd, windowMs: options.quotaWindowMs });
+  const stats: Omit<SimStats, 'quota'> = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0 };
+  const snapshot = (): SimStats => ({ ...structuredClone(stats), quota: quota.peaks() });
   const recentDocs: string[] = [];
   const held = new Set<ServerResponse>();
   let counter = 0;
@@ -168,7 +171,7 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
     if (schema && random.chance(options.malformedRate)) text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
     const cap = config.maxOutputTokens ?? 65_536;
     if (countTokens(text) > cap || random.chance(options.maxTokensRate)) {
-      text = text.slice(0, Math.min(text.length - 1, cap * 4));
+      text = truncateToTokens(text, cap);
       finishReason = 'MAX_TOKENS';
       stats.finishReasons.MAX_TOKENS = (stats.finishReasons.MAX_TOKENS ?? 0) + 1;
     }
@@ -195,7 +198,7 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
       return void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), fail);
     }
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (req.method === 'GET' && path === '/sim/stats') return sendJson(res, 200, stats);
+    if (req.method === 'GET' && path === '/sim/stats') return sendJson(res, 200, snapshot());
     if (req.method === 'GET' && path.startsWith('/v1beta/models')) {
       const name = path.split('/')[3];
       const model = (id: string) => ({ name: `models/${id}`, displayName: id, inputTokenLimit: 1_048_576, outputTokenLimit: 65_536, supportedGenerationMethods: ['generateContent', 'countTokens'] });
@@ -214,7 +217,7 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
     url,
     port,
     options,
-    stats: () => structuredClone(stats),
+    stats: snapshot,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of held) res.destroy();

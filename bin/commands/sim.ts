@@ -27,6 +27,7 @@ export function registerSimCommand(program: Command): void {
     .option('--rpm <n>', 'requests per minute per model (0 = unlimited)', num('rpm'), 0)
     .option('--tpm <n>', 'input tokens per minute per model (0 = unlimited)', num('tpm'), 0)
     .option('--rpd <n>', 'requests per day per model (0 = unlimited)', num('rpd'), 0)
+    .option('--quota-window-ms <ms>', 'window --rpm and --tpm count in (Gemini: a minute); shorter scales a quota test down in time', num('quota-window-ms'), 60_000)
     .option('--error-rate-429 <p>', 'share of spurious 429s (spread evenly: one per 1/p requests)', num('error-rate-429'), 0)
     .option('--error-rate-5xx <p>', 'share of 500/503 answers (spread evenly)', num('error-rate-5xx'), 0)
     .option('--timeout-rate <p>', 'share of requests never answered (spread evenly)', num('timeout-rate'), 0)
@@ -49,6 +50,7 @@ export function registerSimCommand(program: Command): void {
         rpm: o.rpm as number,
         tpm: o.tpm as number,
         rpd: o.rpd as number,
+        quotaWindowMs: o.quotaWindowMs as number,
         errorRate429: o.errorRate429 as number,
         errorRate5xx: o.errorRate5xx as number,
         timeoutRate: o.timeoutRate as number,
