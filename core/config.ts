@@ -25,6 +25,8 @@ export interface FarmConfig {
   logLevel: string;
   promptsDir: string | undefined;
   limits: string | undefined;
+  /** The farm limiter's sliding window (RPM and TPM count within it): a minute plus a margin. */
+  limiterWindowMs: number;
   apiToken: string | undefined;
   /** How long a worker's claim on a task lasts without renewal (renewed while it runs). */
   lockDurationMs: number;
@@ -67,6 +69,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_TASK_ATTEMPTS', default: '5', description: 'Attempts per task before it is dead-lettered.' },
   { name: 'SDF_REQUEST_TIMEOUT_MS', default: '600000', description: 'Timeout of one model request.' },
   { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
+  { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
@@ -127,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     logLevel: env.LOG_LEVEL || 'info',
     promptsDir: optional(env, 'PROMPTS_DIR'),
     limits: validLimits(optional(env, 'SDF_LIMITS')),
+    limiterWindowMs: intVar(env, 'SDF_LIMITER_WINDOW_MS', 61_000, 100),
     apiToken: optional(env, 'SDF_API_TOKEN'),
     lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),
     stalledIntervalMs: intVar(env, 'SDF_STALLED_INTERVAL_MS', 30_000, 1000),

@@ -59,7 +59,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   metrics.workerConcurrency.set(config.workerConcurrency);
   const publish = (result: Parameters<typeof publishResult>[2]) => publishResult(redis, config.prefix, result);
 
-  const limiter = new RateLimiter({ redis, prefix: config.prefix });
+  const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
   const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd });

@@ -59,22 +59,45 @@ t.test('dead-lettered tasks are listed with their error and can be re-driven to 
   t.equal((await farm.exportLines(runId, 'chats')).length, status.stages['chat-responses']!.accepted);
 });
 
-t.test('4 worker processes under a 600 RPM / TPM-capped simulator: the quota is shared, ≤ 0.1% of calls see 429', async (t) => {
-  const RPM = 600;
-  const farm = await startTestFarm(t, { sim: { rpm: RPM, tpm: 400_000, latencyMs: 30, jitterMs: 30 } });
-  await Promise.all([1, 2, 3, 4].map(() => farm.spawnWorker({ WORKER_CONCURRENCY: '32' })));
+/**
+ * Issue 8, defects 3 and 11. The cap must bind: 16 calls of about 1 s in flight ask for 16 a second,
+ * the cap allows under 10. Time is scaled down sixfold (100 requests in a 10 s quota window is the
+ * issue's 600 RPM) so the cap binds for two windows in a short test; the farm's margin over the
+ * provider's window stays a whole second, as in production, because the delay between a grant in
+ * Redis and the request's arrival does not scale down (with 200 ms, a loaded machine overfilled a
+ * window). RPM and TPM are both set, and the simulator counts tokens its own way, so every grant is
+ * settled with a count that differs from the farm's estimate. A count over the whole run cannot
+ * tell full throughput from half; the fullest window can: it must hold close to the cap, never more.
+ */
+t.test('2 worker processes, 16 calls of ~1 s in flight, RPM and TPM set: the fullest quota window holds ≥ 90% of the cap and never more', async (t) => {
+  const MODEL = 'gemini-2.5-flash';
+  const CAP = 100;
+  const WINDOW_MS = 10_000;
+  const LIMITER_WINDOW_MS = WINDOW_MS + 1000;
+  const TPM = 400_000;
+  const farm = await startTestFarm(t, {
+    sim: { rpm: CAP, tpm: TPM, quotaWindowMs: WINDOW_MS, latencyMs: 900, jitterMs: 200, seed: 13 },
+    env: { SDF_LIMITER_WINDOW_MS: String(LIMITER_WINDOW_MS) },
+  });
+  await Promise.all([1, 2].map(() => farm.spawnWorker({ WORKER_CONCURRENCY: '8' })));
   const runId = await farm.submit({
     universe: UNIVERSE,
     keyFacts: ['Aster admits uncertainty.', 'Aster does not flatter.', 'Aster keeps answers short.'],
-    documents: { docTypesPerFact: 4, ideasPerType: 5, docsPerIdea: 16 },
-    limits: { 'gemini-2.5-flash': { rpm: RPM, tpm: 400_000 } },
+    documents: { docTypesPerFact: 2, ideasPerType: 4, docsPerIdea: 9 },
+    limits: { [MODEL]: { rpm: CAP, tpm: TPM } },
   });
-  const status = await farm.waitFor(runId, undefined, 300_000);
+  const status = await farm.waitFor(runId, undefined, 120_000);
   t.equal(status.state, 'completed');
+  t.equal(status.stages.documents!.done, status.stages['doc-ideas']!.items * 9, 'every document was written');
+
+  const peak = farm.sim.stats().quota[MODEL]!;
   const sim = await readSimCounters(farm.simUrl);
   const total = Object.values(sim.byCode).reduce((a, b) => a + b, 0);
+  t.comment(`fullest ${WINDOW_MS} ms window: ${peak.requests} requests (${Math.round((100 * peak.requests) / CAP)}% of the cap of ${CAP}); ${total} calls in all`);
+  // Half again the cap: the run outlasts the first window at the cap, into the steady state where expiring grants pace new ones.
+  t.ok(total > 1.5 * CAP, `the run was long enough for the cap to bind (${total} calls > ${1.5 * CAP})`);
+  t.ok(peak.requests >= 0.9 * CAP, `the fullest window held ${peak.requests} requests, at least 90% of the cap (${CAP})`);
+  t.ok(peak.requests <= CAP, `no window held more than the cap (${peak.requests} ≤ ${CAP})`);
   const limited = sim.byCode['429'] ?? 0;
-  t.ok(total > RPM, `the quota was binding (${total} calls > ${RPM} per minute)`);
   t.ok(limited / total <= 0.001, `${limited} of ${total} calls answered 429`);
-  t.equal(status.stages.documents!.done, status.stages['doc-ideas']!.items * 16);
 });
