@@ -96,7 +96,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     ...(options.stages ? { stages: options.stages } : {}),
   });
 
-  workers.push(createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, logger: logger.child({ component: 'audit' }) }));
+  workers.push(createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, limiter, defaultLimits: parseLimits(config.limits), reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report), logger: logger.child({ component: 'audit' }) }));
 
   let server: MetricsServer | undefined;
   if (options.metricsServer ?? true) {

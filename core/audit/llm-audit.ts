@@ -48,9 +48,11 @@ export function wilson(k: number, n: number, z = 1.96): [number, number] {
 }
 
 const BATCH = 10;
+/** How much of each sample the model is shown (and so what its labels are about). */
+const SAMPLE_CHARS = 4000;
 
 function samplesBlock(samples: AuditSample[]): string {
-  return samples.map((s) => `<sample id="${s.id}">\n${s.text.slice(0, 4000)}\n</sample>`).join('\n\n');
+  return samples.map((s) => `<sample id="${s.id}">\n${s.text.slice(0, SAMPLE_CHARS)}\n</sample>`).join('\n\n');
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -133,7 +135,8 @@ export function chooseMarker(proposed: string[], carrierIds: Set<string>, sample
   const covered = new Set<string>();
   for (const phrase of phrases) {
     const regex = markerRegex(phrase);
-    const hits = samples.filter((s) => regex.test(s.text));
+    // Judged on what the labeller saw of each sample.
+    const hits = samples.filter((s) => regex.test(s.text.slice(0, SAMPLE_CHARS)));
     const inCarriers = hits.filter((s) => carrierIds.has(s.id));
     if (inCarriers.length === 0 || inCarriers.length / hits.length < MARKER_PRECISION) continue;
     kept.push(phrase);

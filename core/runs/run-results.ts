@@ -12,7 +12,8 @@ import type { TaskResult, Usage } from '../task.js';
 
 /** Spend of an attempt that produced no result (it failed and will be retried, or waits for quota). */
 export interface UsageReport {
-  stage: Stage;
+  /** The stage, or `audit` for a pattern audit's calls (spend of the run that is no task's). */
+  stage: Stage | 'audit';
   model: string;
   usage: Usage;
 }

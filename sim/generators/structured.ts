@@ -110,17 +110,17 @@ export function samples(prompt: string): { id: string; text: string }[] {
 
 /**
  * The audit's scan pass: patterns the samples really carry (the simulator's own detectors). As a
- * model asked for a marker does, each proposal quotes the pattern's wording from one carrier of
- * the batch, so proposals of one pattern from different batches can quote different phrases
- * ("delve into" here, "a testament to" there), and a quote is text, not a regular expression
- * ("[Name]").
+ * model asked for a marker does, each proposal quotes the wordings the batch's carriers use
+ * (`|`-separated), so proposals of one pattern from different batches can quote different phrases
+ * ("delve into" here, "a testament to|a rich tapestry of" there), and a quote is text, not a
+ * regular expression ("[Name]").
  */
 export function auditProposals(prompt: string, random: Random): { proposals: { name: string; definition: string; marker?: string }[] } {
   const batch = samples(prompt);
   const proposals: { name: string; definition: string; marker?: string }[] = [];
   for (const pattern of PLANTED_PATTERNS) {
-    const quotes = batch.map((s) => pattern.detect.exec(s.text.trimStart())?.[0]).filter((q): q is string => Boolean(q));
-    if (quotes.length > 0) proposals.push({ name: pattern.id, definition: pattern.description, marker: random.pick(quotes) });
+    const quotes = new Set(batch.map((s) => pattern.detect.exec(s.text.trimStart())?.[0]).filter((q): q is string => Boolean(q)));
+    if (quotes.size > 0) proposals.push({ name: pattern.id, definition: pattern.description, marker: [...quotes].join('|') });
   }
   if (random.chance(0.3)) proposals.push({ name: 'varied-register', definition: 'Some samples shift register between paragraphs.' });
   return { proposals };

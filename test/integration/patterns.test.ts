@@ -1,6 +1,7 @@
 import t from 'tap';
 import { auditItems } from '../../core/audit/offline-audit.js';
-import { markerRegex, type PatternReport } from '../../core/audit/llm-audit.js';
+import type { PatternReport } from '../../core/audit/llm-audit.js';
+import { detectPatterns } from '../../sim/patterns.js';
 import { resolveFilterSpec } from '../../core/filters/filter-spec.js';
 import { startTestFarm } from '../helpers/farm.js';
 
@@ -42,7 +43,8 @@ t.test('a run with planted patterns ends with none above its ceiling, and auditi
   const chats = (await farm.exportLines(runId, 'chats')).map((c) => ({ id: String(c.id), text: String((c.messages as { content: string }[])[1]!.content) }));
   for (const [kind, items, audit] of [['documents', documents, docAudit], ['chats', chats, chatAudit]] as const) {
     for (const pattern of audit.patterns.filter((p) => p.active && p.marker)) {
-      const carriers = items.filter((i) => markerRegex(pattern.marker!).test(i.text)).length;
+      // Carriers by the simulator's own detectors (the truth), not by the marker under test.
+      const carriers = items.filter((i) => detectPatterns(i.text).includes(pattern.name)).length;
       t.ok(carriers / items.length <= filters.audit.maxPrevalence, `${kind}: ${pattern.name} in ${carriers} of ${items.length} accepted items, under ${filters.audit.maxPrevalence}`);
     }
   }
