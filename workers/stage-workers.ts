@@ -41,15 +41,11 @@ export function createStageWorkers(processor: (job: Job<TaskData>, token?: strin
       const gaveUp = reportGaveUp(options.onGaveUp, options.logger);
       // The processor publishes a result for every outcome it reaches; a job fails in BullMQ only
       // when it could not (its publish failed on the last attempt) or never ran to the end (it
-      // stalled too often). Either way the run must hear of it, or it would wait forever.
+      // stalled more than maxStalledCount times: BullMQ marks it then and fails it, whatever
+      // attempts it has left, when a worker next picks it up). Either way the run must hear of it,
+      // or it would wait forever. `finishedOn` is set only when the failure is final, not retried.
       worker.on('failed', (job, err) => {
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void gaveUp(job, err.message);
-      });
-      worker.on('stalled', (jobId) => {
-        void (async () => {
-          const job = await Job.fromId<TaskData>(worker, jobId);
-          if (job && (await job.getState()) === 'failed') await gaveUp(job, job.failedReason ?? 'stalled too many times');
-        })().catch((err) => options.logger.error({ err, jobId }, 'checking a stalled task failed'));
+        if (job?.finishedOn) void gaveUp(job, err.message);
       });
     }
     return worker;

@@ -156,7 +156,9 @@ async function spawnCli(command: string, env: NodeJS.ProcessEnv, readyLine: RegE
       const match = readyLine.exec(buffered);
       if (match) {
         child.stdout?.off('data', onData);
-        child.stdout?.resume();
+        // TEST_CHILD_LOG=1 shows the child's log, for finding out why a test hangs.
+        if (process.env.TEST_CHILD_LOG) child.stdout?.pipe(process.stderr);
+        else child.stdout?.resume();
         child.off('exit', onExit);
         resolve(match[1]!);
       }
