@@ -9,6 +9,7 @@ import { publishResult, publishUsage } from '../core/runs/run-results.js';
 import { createRedis } from '../core/redis.js';
 import { RunStore } from '../core/runs/run-store.js';
 import type { Stage } from '../core/stages.js';
+import type { TaskResult } from '../core/task.js';
 import { estimateCostUsd } from '../core/gemini/pricing.js';
 import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
@@ -30,6 +31,8 @@ export interface WorkerProcessOptions {
   /** Serve /metrics, /healthz, /readyz. @defaultValue true */
   metricsServer?: boolean;
   metrics?: FarmMetrics;
+  /** Wraps how results reach their run's owner (tests make it fail); receives the real publish. */
+  wrapPublish?: (publish: (result: TaskResult) => Promise<void>) => (result: TaskResult) => Promise<void>;
 }
 
 export interface WorkerProcess {
@@ -57,7 +60,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   releasers.push(() => redis.disconnect());
   const metrics = options.metrics ?? createFarmMetrics({ labels: { component: 'worker' } });
   metrics.workerConcurrency.set(config.workerConcurrency);
-  const publish = (result: Parameters<typeof publishResult>[2]) => publishResult(redis, config.prefix, result);
+  const direct = (result: TaskResult) => publishResult(redis, config.prefix, result);
+  const publish = options.wrapPublish ? options.wrapPublish(direct) : direct;
 
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.

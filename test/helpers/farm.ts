@@ -10,7 +10,7 @@ import { startFarmServer, type FarmServer } from '../../producer/main.js';
 import { startSim } from '../../sim/index.js';
 import type { SimOptions } from '../../sim/index.js';
 import { createGeminiClient } from '../../core/gemini/create-gemini-client.js';
-import { startWorkerProcess, type WorkerProcess } from '../../workers/main.js';
+import { startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from '../../workers/main.js';
 import { createRedis, deleteKeys } from '../../core/redis.js';
 import { TEST_REDIS_URL, uniquePrefix } from './redis.js';
 
@@ -28,7 +28,7 @@ export interface TestFarm {
   sim: Awaited<ReturnType<typeof startSim>>;
   dataDir: string;
   env: NodeJS.ProcessEnv;
-  startWorker(overrides?: Partial<FarmConfig>): Promise<WorkerProcess>;
+  startWorker(overrides?: Partial<FarmConfig>, options?: Pick<WorkerProcessOptions, 'wrapPublish'>): Promise<WorkerProcess>;
   /** Starts `sdf-farm worker` as a child process; resolves once it has started and serves /metrics (at `metricsUrl`). */
   spawnWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ChildProcess & { metricsUrl: string }>;
   submit(spec: unknown, headers?: Record<string, string>): Promise<string>;
@@ -92,9 +92,9 @@ export async function startTestFarm(
     simUrl: sim.url,
     dataDir,
     env,
-    async startWorker(overrides = {}) {
+    async startWorker(overrides = {}, extra = {}) {
       const gemini = createGeminiClient({ baseUrl: sim.url, timeoutMs: overrides.requestTimeoutMs ?? 30_000 });
-      const worker = await startWorkerProcess({ config: { ...config, ...overrides }, gemini, logger, metricsServer: false });
+      const worker = await startWorkerProcess({ config: { ...config, ...overrides }, gemini, logger, metricsServer: false, ...extra });
       workers.push(worker);
       return worker;
     },

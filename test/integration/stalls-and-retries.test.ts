@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import t, { type Test } from 'tap';
 import type { RunStatus } from '../../core/runs/run-status.js';
+import type { TaskResult } from '../../core/task.js';
 import { startTestFarm, type TestFarm } from '../helpers/farm.js';
 
 const SPEC = {
@@ -77,5 +78,53 @@ t.test('two concurrent retry-failed calls re-drive each letter once, and every r
   t.equal(status.state, 'completed');
   t.equal(status.deadLetters, 0, 'no letter is left: no re-driven task was skipped as belonging to a finished run');
   t.equal(status.stages.documents!.failed, 0);
+  await assertEachTaskOnce(t, farm, runId, status);
+});
+
+/** Tasks whose result cannot be published: every third documents task. */
+const unpublishable = (result: TaskResult) => result.stage === 'documents' && result.index % 3 === 0;
+
+t.test('a result whose publish fails on the last attempt: the failed-job report dead-letters the task', async (t) => {
+  const farm = await startTestFarm(t, { env: { LOG_LEVEL: 'fatal', SDF_TASK_ATTEMPTS: '2', SDF_RECONCILE_INTERVAL_MS: '600000' } });
+  const lost: number[] = [];
+  await farm.startWorker({ workerConcurrency: 8 }, {
+    // The processor's publish fails; the report of the job's final failure gets through.
+    wrapPublish: (publish) => async (result) => {
+      if (unpublishable(result) && !result.error?.startsWith('gave up')) {
+        lost.push(result.index);
+        throw new Error('Redis write failed');
+      }
+      await publish(result);
+    },
+  });
+  const runId = await farm.submit(SPEC);
+  const status = await farm.waitFor(runId, undefined, 60_000);
+  t.equal(status.state, 'completed');
+  const unpublished = new Set(lost);
+  t.ok(unpublished.size >= 5, `several tasks could not publish (${unpublished.size})`);
+  t.equal(status.deadLetters, unpublished.size, 'each of them is a dead letter');
+  await assertEachTaskOnce(t, farm, runId, status);
+});
+
+t.test('a result that can never be published, nor its failure: the reconciler finds the failed job and dead-letters it', async (t) => {
+  const farm = await startTestFarm(t, { env: { LOG_LEVEL: 'fatal', SDF_TASK_ATTEMPTS: '2', SDF_RECONCILE_INTERVAL_MS: '1000' } });
+  const lost = new Set<number>();
+  await farm.startWorker({ workerConcurrency: 8 }, {
+    wrapPublish: (publish) => async (result) => {
+      if (unpublishable(result)) {
+        lost.add(result.index);
+        throw new Error('Redis write failed');
+      }
+      await publish(result);
+    },
+  });
+  const runId = await farm.submit(SPEC);
+  const status = await farm.waitFor(runId, undefined, 60_000);
+  t.equal(status.state, 'completed');
+  t.ok(lost.size >= 5, `several tasks could not publish (${lost.size})`);
+  t.equal(status.deadLetters, lost.size, 'each of them is a dead letter');
+  const metrics = await (await fetch(`${farm.apiUrl}/metrics`)).text();
+  const repairs = Number(/^sdf_reconciler_repairs_total\{[^}]*kind="failed-job"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+  t.equal(repairs, lost.size, 'each repair counted in sdf_reconciler_repairs_total{kind="failed-job"}');
   await assertEachTaskOnce(t, farm, runId, status);
 });
