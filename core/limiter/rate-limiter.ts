@@ -60,7 +60,9 @@ if effRpm > 0 then
 end
 if effTpm > 0 then
   local used = tonumber(redis.call('get', KEYS[2]) or '0')
-  if used + tokens > effTpm then
+  -- A call estimated above the whole TPM could never fit: it goes alone, into an empty window
+  -- (after 429s lowered the factor, or on a bad estimate; the provider has the last word).
+  if used + tokens > effTpm and not (used <= 0 and tokens > effTpm) then
     if tokens > effTpm then tokens = effTpm end
     local members = redis.call('zrange', KEYS[1], 0, -1, 'WITHSCORES')
     local freed = 0

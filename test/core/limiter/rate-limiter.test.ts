@@ -60,6 +60,18 @@ t.test('TPM: reservations count estimated tokens and settle to the real count', 
   t.ok((await limiter.tryAcquire('m', 900, limits)).ok, 'settled tokens leave the window with their call');
 });
 
+t.test('TPM: a call estimated above the whole TPM goes alone into an empty window, not never', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'lim');
+  const c = clock();
+  const limiter = new RateLimiter({ redis, prefix, now: c.now, windowMs: 60_000 });
+  const limits = { tpm: 100 };
+  t.ok((await limiter.tryAcquire('m', 10, limits)).ok);
+  t.match(await limiter.tryAcquire('m', 250, limits), { ok: false, reason: 'tpm', retryInMs: 60_000 }, 'it waits for the window to empty');
+  c.advance(60_000);
+  t.ok((await limiter.tryAcquire('m', 250, limits)).ok, 'then it is granted alone');
+  t.match(await limiter.tryAcquire('m', 1, limits), { ok: false, reason: 'tpm', retryInMs: 60_000 }, 'and nothing else until it leaves');
+});
+
 t.test('RPD: the daily quota stops the model until the next Pacific midnight, standard and daylight time', async (t) => {
   const { redis, prefix } = await testRedis(t, 'lim');
   // 23:59 PST on 1 March (07:59 UTC on the 2nd is still the 1st in California).
