@@ -218,6 +218,7 @@ export class RunDriver {
       this.#deps.logger.error({ runId: this.runId, err }, 'run files lost committed bytes: repairing');
       const repaired = await repairRunFiles({ ...this.#deps, runId: this.runId, plan: this.plan, token: this.#token() });
       this.#deps.logger.warn({ runId: this.runId, ...repaired }, 'run files repaired; lost tasks will run again');
+      this.#deps.metrics?.reconcilerRepairs.inc({ kind: 'lost-output' }, repaired.lost);
       const fresh = await redis.hgetall(runKeys(prefix, this.runId).offsets);
       for (const [file, length] of Object.entries(fresh)) this.#openLog(file as RunFile, Number(length));
     }
