@@ -9,7 +9,7 @@ export const PROMPTS_PER_CALL = 10;
 /**
  * How a run grows. Root stages get one task at start (or are seeded from the spec); every other
  * stage reads its parent's item file and makes `multiplicity` tasks per line. This table is the
- * whole fan-out: the producer streams through it, the collector routes results by it.
+ * whole fan-out: the producer streams through it, the commit routes results by it.
  */
 export interface Expansion {
   stage: Stage;

@@ -2,7 +2,7 @@ import type { StageQueues } from '../queues.js';
 import type { RunStore } from './run-store.js';
 
 /**
- * Cancels a run: its state turns `cancelled` at once (workers skip its tasks, the collector drops
+ * Cancels a run: its state turns `cancelled` at once (workers skip its tasks, the run's owner drops
  * its results), then its waiting tasks are removed so they cost nothing.
  */
 export async function cancelRun(runs: RunStore, queues: StageQueues, runId: string): Promise<boolean> {
