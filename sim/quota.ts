@@ -1,9 +1,29 @@
 /**
  * Per-model quotas enforced like Gemini: requests and input tokens in any sliding window (a minute
- * by default), requests per UTC day. It also records, per model, the fullest window seen: the most
+ * by default), requests per Pacific day (Gemini's daily quotas reset at midnight Pacific time). It also records, per model, the fullest window seen: the most
  * requests that arrived in any one window, and the most it admitted. Those show what share of the
  * quota a client achieves where the quota binds, which a count over a whole run cannot show.
  */
+const PACIFIC = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Los_Angeles', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/** The date (YYYY-MM-DD) in California at `ms`, from the runtime's time-zone data. */
+export function pacificDate(ms: number): string {
+  return PACIFIC.format(ms);
+}
+
+/** The first instant after `ms` that is a new Pacific date (found by bisection to the millisecond). */
+export function nextPacificMidnight(ms: number): number {
+  const today = pacificDate(ms);
+  let lo = ms;
+  let hi = ms + 26 * 3_600_000;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (pacificDate(mid) === today) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
 export interface QuotaDecision {
   ok: boolean;
   quotaId?: string;
@@ -103,14 +123,14 @@ export class SimQuota {
 
   #decide(w: ModelWindow, tokens: number, now: number): QuotaDecision {
     const window = this.windowMs;
-    const day = new Date(now).toISOString().slice(0, 10);
+    const day = pacificDate(now);
     if (w.day !== day) {
       w.day = day;
       w.dayCount = 0;
     }
     const { rpm, tpm, rpd } = this.limits;
     if (rpd > 0 && w.dayCount >= rpd) {
-      const midnight = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+      const midnight = nextPacificMidnight(now);
       return { ok: false, quotaId: 'GenerateRequestsPerDayPerProjectPerModel', quotaMetric: 'generativelanguage.googleapis.com/generate_requests_per_model_per_day', limit: rpd, retryAfterMs: midnight - now };
     }
     if (rpm > 0 && w.admitted.length >= rpm) {

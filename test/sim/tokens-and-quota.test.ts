@@ -55,3 +55,20 @@ t.test('usageMetadata and countTokens answer with the simulator\'s rule through 
   t.equal(answer.usageMetadata?.candidatesTokenCount, countTokens(answer.text ?? ''));
   t.same(sim.stats().quota['gemini-2.5-flash'], { windowMs: 60_000, requests: 1, admitted: 1 }, 'countTokens is not a generate request and uses no quota');
 });
+
+t.test('the requests-per-day quota resets at midnight Pacific time, as Gemini\'s does, not at midnight UTC', async (t) => {
+  const quota = new SimQuota({ rpm: 0, tpm: 0, rpd: 2, windowMs: 1000 });
+  // 23:00 UTC on 1 March is 15:00 PST: the same Pacific day until 08:00 UTC on the 2nd.
+  const evening = Date.parse('2026-03-01T23:00:00Z');
+  t.ok(quota.admit('m', 1, evening).ok);
+  t.ok(quota.admit('m', 1, evening + 1).ok);
+  const refused = quota.admit('m', 1, Date.parse('2026-03-02T00:30:00Z'));
+  t.match(refused, { ok: false, quotaId: 'GenerateRequestsPerDayPerProjectPerModel' }, 'past UTC midnight the day is not over');
+  t.equal(refused.retryAfterMs, Date.parse('2026-03-02T08:00:00Z') - Date.parse('2026-03-02T00:30:00Z'), 'it says when the Pacific day ends');
+  t.ok(quota.admit('m', 1, Date.parse('2026-03-02T08:00:00Z')).ok, 'a new Pacific day, a new quota');
+  // Daylight time: the day ends at 07:00 UTC.
+  const summer = new SimQuota({ rpm: 0, tpm: 0, rpd: 1, windowMs: 1000 });
+  t.ok(summer.admit('m', 1, Date.parse('2026-07-01T06:30:00Z')).ok);
+  t.equal(summer.admit('m', 1, Date.parse('2026-07-01T06:59:00Z')).retryAfterMs, 60_000);
+  t.ok(summer.admit('m', 1, Date.parse('2026-07-01T07:00:00Z')).ok);
+});
