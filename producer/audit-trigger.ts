@@ -66,8 +66,30 @@ export class AuditTrigger {
     const committed = Number((await this.redis.hget(keys.offsets, file)) ?? 0);
     const records = sampleRecords(runFilePath(this.dataDir, runId, file), committed, audit.sampleSize);
     const samples = records.map((r) => ({ id: String(r.id), text: recordText(r) }));
-    await this.queue.add('audit', { runId, kind, samples }, { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 100, removeOnFail: 100 });
-    await this.redis.hincrby(keys.stats, `audit:${kind}:queued`, 1);
+    // Numbered before it is queued: a crash in between leaves a number with no job, which
+    // `unfinished` counts as finished, never a job the run cannot find.
+    const n = await this.redis.hincrby(keys.stats, `audit:${kind}:queued`, 1);
+    await this.queue.add('audit', { runId, kind, samples }, { jobId: auditJobId(runId, kind, n), attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 100, removeOnFail: 100 });
     return true;
   }
+
+  /**
+   * The first of the run's audits of `kind` numbered above `after` that is still to run or
+   * running, or undefined when every one has ended (completed, failed, or gone). A run waits for
+   * its audits before it completes: their spend arrives as usage reports the run must still count.
+   */
+  async unfinished(runId: string, kind: 'document' | 'chat', after: number): Promise<{ ended: number; pending: boolean }> {
+    const queued = Number((await this.redis.hget(runKeys(this.prefix, runId).stats, `audit:${kind}:queued`)) ?? 0);
+    let ended = after;
+    while (ended < queued) {
+      const state = await this.queue.getJobState(auditJobId(runId, kind, ended + 1));
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return { ended, pending: true };
+      ended++;
+    }
+    return { ended, pending: false };
+  }
+}
+
+export function auditJobId(runId: string, kind: 'document' | 'chat', n: number): string {
+  return `${runId}.audit.${kind}.${n}`;
 }

@@ -51,6 +51,8 @@ export class RunDriver {
   #queue: Promise<unknown> = Promise.resolve();
   #opened = false;
   #lastCommitAt = Date.now();
+  /** Per kind, how many of the run's numbered audits are known to have ended. */
+  readonly #auditsEnded = { document: 0, chat: 0 };
   #closed = false;
 
   constructor(
@@ -188,11 +190,22 @@ export class RunDriver {
     await ledger.start(this.runId, token, offsets, roots);
   }
 
+  /** Whether a pattern audit of the run is still to run or running (its spend is still to come). */
+  async #auditsPending(): Promise<boolean> {
+    for (const kind of ['document', 'chat'] as const) {
+      const { ended, pending } = await this.#deps.audits.unfinished(this.runId, kind, this.#auditsEnded[kind]);
+      this.#auditsEnded[kind] = ended;
+      if (pending) return true;
+    }
+    return false;
+  }
+
   async #tryComplete(token: string): Promise<boolean> {
     const { redis, prefix, dataDir, ledger, logger } = this.#deps;
     const sources = this.plan.expansions.map((e) => e.source);
     // Cheap checks first; the ledger checks everything again atomically as it completes the run.
     if ((await redis.xlen(runKeys(prefix, this.runId).results)) > 0) return false;
+    if (await this.#auditsPending()) return false;
     const withheld = await finalizePatterns(redis, prefix, dataDir, this.runId, this.spec);
     if (withheld > 0) logger.info({ runId: this.runId, withheld }, 'records carrying active patterns withheld from the export');
     const outcome = await ledger.complete(this.runId, token, this.plan.stages, sources);

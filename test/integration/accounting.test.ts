@@ -40,3 +40,23 @@ t.test('a model with no price is counted as unpriced, in status and metrics, nev
   const unpriced = (await worker.metrics.llmUnpricedCalls.get()).values.find((v) => v.labels.model === 'gemini-experimental-unpriced');
   t.equal(unpriced?.value, status.unpricedCalls, 'sdf_llm_unpriced_calls_total says the same');
 });
+
+t.test('pattern audits still running when the last task is done are waited for: their calls are the run\'s', async (t) => {
+  const farm = await startTestFarm(t, { sim: { latencyMs: 60 } });
+  await farm.startWorker({ workerConcurrency: 8 });
+  const runId = await farm.submit({
+    universe: UNIVERSE,
+    keyFacts: FACTS,
+    documents: { docTypesPerFact: 2, ideasPerType: 3, docsPerIdea: 5 },
+    // An audit every 10 accepted documents, several calls each, one audit at a time: they fall
+    // behind the documents, so some are still queued when the last document is committed.
+    filters: { audit: { enabled: true, every: 10, sampleSize: 10 } },
+  });
+  const status = await farm.waitFor(runId, undefined, 120_000);
+  t.equal(status.state, 'completed');
+  const sim = await readSimCounters(farm.simUrl);
+  const made = Object.values(sim.byCode).reduce((a, b) => a + b, 0);
+  t.equal(status.calls, made, `every request the model server answered, the audits' included, is counted in the run (${made})`);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal((await readSimCounters(farm.simUrl)).byCode['200'], sim.byCode['200'], 'no audit call is made after the run completed');
+});
