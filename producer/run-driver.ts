@@ -152,14 +152,15 @@ export class RunDriver {
   step(): Promise<boolean> {
     return this.#serial(async () => {
       const { runs, ledger, expander, logger } = this.#deps;
-      const run = await runs.find(this.runId);
-      if (!run || (run.state !== 'queued' && run.state !== 'running')) return false;
+      // The state alone, every tick: the spec was parsed once, when this driver was made.
+      const state = await runs.state(this.runId);
+      if (state !== 'queued' && state !== 'running') return false;
       const token = this.#token();
       await this.#open();
-      if (run.state === 'queued') {
+      if (state === 'queued') {
         await this.#start(token);
         await runs.markRunning(this.runId);
-        logger.info({ runId: this.runId, name: run.name }, 'run started');
+        logger.info({ runId: this.runId, name: this.spec.name }, 'run started');
       }
       await expander.expand(this.runId, this.plan, token);
       if (Date.now() - this.#lastCommitAt > this.#deps.reconcileIntervalMs) {

@@ -31,14 +31,14 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     const ids = await app.farm.runs.list(request.query.limit, request.query.offset);
     const runs = [];
     for (const id of ids) {
-      const run = await app.farm.runs.find(id);
+      const run = await app.farm.runs.summary(id);
       if (run) runs.push(await readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run));
     }
     return { runs };
   });
 
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
-    const run = await app.farm.runs.get(request.params.id);
+    const run = await app.farm.runs.getSummary(request.params.id);
     return readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
   });
 

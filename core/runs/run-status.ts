@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
-import type { RunMeta, RunStore } from './run-store.js';
+import type { RunMeta, RunStore, RunSummary } from './run-store.js';
 
 export interface StageStatus {
   queued: number;
@@ -37,7 +37,7 @@ function emptyStage(): StageStatus {
  * A run's progress from its counters, plus tasks active right now from BullMQ (bounded by the
  * farm's concurrency, so this stays cheap however large the run).
  */
-export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunMeta, queues?: StageQueues): Promise<RunStatus> {
+export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
   const [stats, deadLetters] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters)]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
@@ -53,16 +53,20 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     else if (kind === 'accepted' || kind === 'rejected' || kind === 'failed' || kind === 'items') s[kind] = value;
   }
   if (queues && (run.state === 'running' || run.state === 'queued')) {
-    for (const [name, queue] of Object.entries(queues)) {
-      const active = await queue.getActive(0, 999);
-      const mine = active.filter((job) => (job?.data as { runId?: string } | undefined)?.runId === run.id).length;
+    // Task job ids start with the run id, so the active lists' ids (no job data) tell them apart.
+    const pipeline = redis.pipeline();
+    for (const queue of Object.values(queues)) pipeline.lrange(queue.toKey('active'), 0, -1);
+    const replies = (await pipeline.exec()) ?? [];
+    const mark = `${run.id}.`;
+    for (const [i, name] of Object.keys(queues).entries()) {
+      const ids = (replies[i]?.[1] as string[] | undefined) ?? [];
+      const mine = ids.reduce((n, id) => (id.startsWith(mark) ? n + 1 : n), 0);
       if (mine > 0) stage(name).active = mine;
     }
   }
   for (const s of Object.values(stages)) s.queued = Math.max(0, s.queued - s.done - s.active);
-  const { spec: _spec, ...meta } = run;
   return {
-    ...meta,
+    ...run,
     stages,
     tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
     calls: stats.calls ?? 0,

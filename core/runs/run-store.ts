@@ -51,6 +51,10 @@ redis.call('zadd', KEYS[2], ARGV[4], ARGV[1])
 redis.call('sadd', KEYS[3], ARGV[1])
 return {1, ARGV[1]}`;
 
+const SUMMARY_FIELDS = ['id', 'name', 'state', 'createdAt', 'startedAt', 'finishedAt', 'error', 'quota'] as const;
+
+export type RunSummary = Omit<RunMeta, 'spec'>;
+
 /** Sortable, unique, URL-safe: creation time then randomness. */
 export function newRunId(now = Date.now()): string {
   return `run_${now.toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
@@ -81,19 +85,31 @@ export class RunStore {
   }
 
   async find(id: string): Promise<RunMeta | undefined> {
-    const hash = await this.redis.hgetall(runKeys(this.prefix, id).meta);
+    const [summary, spec] = await Promise.all([this.summary(id), this.redis.hget(runKeys(this.prefix, id).meta, 'spec')]);
+    return summary && { ...summary, spec: JSON.parse(spec ?? '{}') as RunSpec };
+  }
+
+  /** The run's record without its spec: what status and lists need, without reading or parsing the spec. */
+  async summary(id: string): Promise<RunSummary | undefined> {
+    const values = await this.redis.hmget(runKeys(this.prefix, id).meta, ...SUMMARY_FIELDS);
+    const hash = Object.fromEntries(SUMMARY_FIELDS.map((field, i) => [field, values[i]])) as Record<(typeof SUMMARY_FIELDS)[number], string | null>;
     if (!hash.id) return undefined;
     return {
       id: hash.id,
       name: hash.name ?? 'run',
       state: (hash.state ?? 'queued') as RunState,
-      spec: JSON.parse(hash.spec ?? '{}') as RunSpec,
       createdAt: hash.createdAt ?? '',
       ...(hash.startedAt ? { startedAt: hash.startedAt } : {}),
       ...(hash.finishedAt ? { finishedAt: hash.finishedAt } : {}),
       ...(hash.error ? { error: hash.error } : {}),
       ...(hash.quota ? { quota: hash.quota } : {}),
     };
+  }
+
+  async getSummary(id: string): Promise<RunSummary> {
+    const run = await this.summary(id);
+    if (!run) throw new NotFoundError(`run ${id} not found`);
+    return run;
   }
 
   async get(id: string): Promise<RunMeta> {
