@@ -9,48 +9,20 @@
  *
  *   npm run bench -- million              BENCH_DOCS=100000 npm run bench -- million
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, deleteKeys } from '../core/redis.js';
 import type { RunStatus } from '../core/runs/run-status.js';
+import { ROOT, spawnCli, usage } from './lib/procs.js';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 1_000_000);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '64';
-const ROOT = new URL('../', import.meta.url).pathname;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bench-million-${process.pid}`;
-const TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 
 const FACTS = Array.from({ length: 10 }, (_, i) => `Aster, the assistant, keeps promise number ${i + 1}: it says plainly what it does not know about topic ${i + 1}.`);
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/sdf-farm.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const lines = createInterface({ input: child.stdout! });
-    const errs = createInterface({ input: child.stderr! });
-    const onLine = (line: string) => {
-      seen = (seen + line + '\n').slice(-4000);
-      const match = ready.exec(line);
-      if (match) resolve({ child, match });
-    };
-    lines.on('line', onLine);
-    errs.on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${seen}`)));
-  });
-}
-
-/** CPU seconds (user + system) and peak RSS (MB) of a process, from /proc. */
-function usage(pid: number): { cpuS: number; peakRssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS;
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS, peakRssMb: Number(hwm?.[1] ?? 0) / 1024 };
-}
 
 async function main(): Promise<void> {
   const docsPerIdea = Math.max(1, Math.round(DOCS / 1000));
