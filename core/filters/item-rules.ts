@@ -1,6 +1,6 @@
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
-import { isStopword, words } from './text-features.js';
+import { hash32, isStopword, words } from './text-features.js';
 
 /** What a filter looks at: one finished text, with what it was made from. */
 export interface FilterSubject {
@@ -29,7 +29,8 @@ function firstMatch(pattern: RegExp) {
  */
 const BUILTINS: BuiltinRule[] = [
   { name: 'truncated', appliesTo: 'both', check: (s) => (s.finishReason === 'MAX_TOKENS' ? 'finishReason MAX_TOKENS' : null) },
-  { name: 'empty', appliesTo: 'both', check: (s) => (s.text.trim() === '' ? '(empty)' : null) },
+  // A test, not trim(): a text's copy per item for a yes/no answer is wasted work on the hot path.
+  { name: 'empty', appliesTo: 'both', check: (s) => (/\S/.test(s.text) ? null : '(empty)') },
   { name: 'placeholder', appliesTo: 'both', check: firstMatch(/\[(?:[A-Z][A-Za-z]*(?:[ '-][A-Za-z]+){0,3})\]|\{\{\s*\w+\s*\}\}|<(?:NAME|DATE|COMPANY|PLACEHOLDER)>/) },
   {
     name: 'preamble',
@@ -65,9 +66,7 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
   const on = (name: string) => spec.builtins[name] !== false;
   const rules = BUILTINS.filter((r) => on(r.name));
   const userRules = spec.rules.map((r) => ({ ...r, regex: new RegExp(r.pattern, r.flags) }));
-  const universeWords = words(universe);
-  const universeGrams = new Set<string>();
-  for (let i = 0; i + COPY_NGRAM <= universeWords.length; i++) universeGrams.add(universeWords.slice(i, i + COPY_NGRAM).join(' '));
+  const universeGrams = copiedWording(universe);
 
   return (subject) => {
     for (const rule of rules) {
@@ -83,10 +82,8 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
       }
     }
     if (on('copied-universe') && universeGrams.size > 0) {
-      for (let i = 0; i + COPY_NGRAM <= tokens.length; i++) {
-        const gram = tokens.slice(i, i + COPY_NGRAM).join(' ');
-        if (universeGrams.has(gram)) return { reason: 'copied-universe', rule: 'builtin:copied-universe', span: gram };
-      }
+      const gram = universeGrams.find(tokens);
+      if (gram !== null) return { reason: 'copied-universe', rule: 'builtin:copied-universe', span: gram };
     }
     if (on('fact-share') && subject.kind === 'document' && subject.fact) {
       const share = factShare(subject.text, subject.fact);
@@ -101,17 +98,69 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
   };
 }
 
+/**
+ * The universe's 8-word runs, found in a text without building a string per window: each run is
+ * keyed by a hash of its words' hashes, and only a window whose hash matches is joined and
+ * compared, so a 1,500-character document costs a few hundred multiplications, not 250 strings.
+ */
+function copiedWording(universe: string) {
+  const gramKey = (hashes: number[], i: number) => {
+    let h = 0x811c9dc5;
+    for (let k = i; k < i + COPY_NGRAM; k++) h = Math.imul(h ^ hashes[k]!, 0x01000193) >>> 0;
+    return h;
+  };
+  const universeWords = words(universe);
+  const universeHashes = universeWords.map((w) => hash32(w));
+  const grams = new Map<number, Set<string>>();
+  for (let i = 0; i + COPY_NGRAM <= universeWords.length; i++) {
+    const key = gramKey(universeHashes, i);
+    let set = grams.get(key);
+    if (!set) grams.set(key, (set = new Set()));
+    set.add(universeWords.slice(i, i + COPY_NGRAM).join(' '));
+  }
+  return {
+    size: grams.size,
+    /** The first 8-word run of `tokens` that is also the universe's, or null. */
+    find(tokens: string[]): string | null {
+      if (tokens.length < COPY_NGRAM) return null;
+      const hashes = tokens.map((w) => hash32(w));
+      for (let i = 0; i + COPY_NGRAM <= tokens.length; i++) {
+        const candidates = grams.get(gramKey(hashes, i));
+        if (!candidates) continue;
+        const gram = tokens.slice(i, i + COPY_NGRAM).join(' ');
+        if (candidates.has(gram)) return gram;
+      }
+      return null;
+    },
+  };
+}
+
+const SENTENCE_BREAK = /(?<=[.!?])\s+|\n+/;
+const WORD = /[\p{L}\p{N}']+/gu;
+
 /** Share of sentences (of documents with at least 4) that carry most of the fact's content words. */
 export function factShare(text: string, fact: string): number {
-  const factWords = new Set(words(fact).filter((w) => !isStopword(w)));
+  const factWords = new Map<string, number>();
+  for (const w of words(fact)) if (!isStopword(w) && !factWords.has(w)) factWords.set(w, factWords.size);
   if (factWords.size < 2) return 0;
-  const sentences = text.split(/(?<=[.!?])\s+|\n+/).filter((s) => s.trim().length > 0);
+  const sentences = text.split(SENTENCE_BREAK).filter((s) => s.trim().length > 0);
   if (sentences.length < 4) return 0;
-  const heavy = sentences.filter((s) => {
-    const ws = new Set(words(s));
+  // Distinct fact words per sentence, counted by scanning its words once: a stamp per fact word
+  // marks it seen in the current sentence, instead of a Set of every word of every sentence.
+  const seenIn = new Int32Array(factWords.size).fill(-1);
+  let heavy = 0;
+  for (let s = 0; s < sentences.length; s++) {
+    const lower = sentences[s]!.toLowerCase();
     let hit = 0;
-    for (const w of factWords) if (ws.has(w)) hit++;
-    return hit / factWords.size >= 0.6;
-  });
-  return heavy.length / sentences.length;
+    WORD.lastIndex = 0;
+    for (let m = WORD.exec(lower); m !== null; m = WORD.exec(lower)) {
+      const index = factWords.get(m[0]);
+      if (index !== undefined && seenIn[index] !== s) {
+        seenIn[index] = s;
+        hit++;
+      }
+    }
+    if (hit / factWords.size >= 0.6) heavy++;
+  }
+  return heavy / sentences.length;
 }
