@@ -1,4 +1,7 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const fdatasyncAsync = promisify(fdatasync);
 import { dirname } from 'node:path';
 
 /** A run file holds less than its committed length: the host lost writes that were not yet on disk. */
@@ -60,9 +63,13 @@ export class AppendLog {
     return this.#length;
   }
 
-  /** Makes what was appended durable (fdatasync), before its length is committed. */
-  sync(): void {
-    fdatasyncSync(this.#fd);
+  /**
+   * Makes what was appended durable (fdatasync), before its length is committed. Asynchronous:
+   * on a slow disk a sync takes milliseconds, and the process's other runs, its lease renewals and
+   * its API must not wait behind it.
+   */
+  sync(): Promise<void> {
+    return fdatasyncAsync(this.#fd);
   }
 
   /** Forgets writes after `length` (a failed commit). */

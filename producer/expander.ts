@@ -46,9 +46,12 @@ export class Expander {
     this.lowWatermark = options.lowWatermark ?? Math.max(1, Math.floor(options.window / 2));
   }
 
-  /** Refills the run's backlog if it is below the low watermark; returns the number of tasks added. */
-  async expand(runId: string, plan: RunPlan, token: string): Promise<number> {
-    let inflight = sum(await this.options.ledger.inflight(runId, plan.stages));
+  /**
+   * Refills the run's backlog if it is below the low watermark; returns the number of tasks added.
+   * `known` is the run's in-flight count per stage if the caller has just read it.
+   */
+  async expand(runId: string, plan: RunPlan, token: string, known?: Record<string, number>): Promise<number> {
+    let inflight = sum(known ?? (await this.options.ledger.inflight(runId, plan.stages)));
     if (inflight >= this.lowWatermark) return 0;
     const { redis, prefix } = this.options;
     const keys = runKeys(prefix, runId);

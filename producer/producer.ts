@@ -58,6 +58,8 @@ export class Producer {
   readonly #options: Resolved;
   readonly #drivers = new Map<string, RunDriver>();
   readonly #auditQueue: Queue<AuditTaskData>;
+  /** Per run, a step queued behind the driver's current operation (later callers join it). */
+  readonly #stepsWaiting = new Map<string, Promise<void>>();
   readonly #audits: AuditTrigger;
   readonly #reader: Redis;
   #timer: NodeJS.Timeout | undefined;
@@ -161,11 +163,19 @@ export class Producer {
   async drive(runId: string): Promise<void> {
     const driver = this.#drivers.get(runId);
     if (!driver) return;
-    try {
-      if (!(await driver.step())) await this.#release(runId);
-    } catch (err) {
-      this.#failed(runId, err, 'driving run failed');
-    }
+    // A step already waiting to run will see everything this caller wanted it to see.
+    const waiting = this.#stepsWaiting.get(runId);
+    if (waiting) return waiting;
+    const step = driver.idle().then(async () => {
+      this.#stepsWaiting.delete(runId);
+      try {
+        if (!(await driver.step())) await this.#release(runId);
+      } catch (err) {
+        this.#failed(runId, err, 'driving run failed');
+      }
+    });
+    this.#stepsWaiting.set(runId, step);
+    return step;
   }
 
   /** Reads the owned runs' result streams in batches and commits them, until closed. */
@@ -186,6 +196,7 @@ export class Producer {
         await sleep(500);
         continue;
       }
+      const readAt = Date.now();
       await Promise.all(
         (reply ?? []).map(async ([stream, entries]) => {
           const runId = owned.find((id) => runKeys(prefix, id).results === stream);
@@ -199,6 +210,11 @@ export class Producer {
           }
         }),
       );
+      // A short linger after a small batch lets results gather: each commit costs a few round
+      // trips and an fdatasync whatever its size, so fewer, larger batches cost less per result.
+      const small = (reply ?? []).every(([, entries]) => entries.length < batchSize / 4);
+      const wait = BATCH_LINGER_MS - (Date.now() - readAt);
+      if (reply && small && wait > 0) await sleep(wait);
     }
   }
 
@@ -248,6 +264,9 @@ export class Producer {
     return this.#closing;
   }
 }
+
+/** The least time between two reads of a run's results while they come in small batches. */
+const BATCH_LINGER_MS = 20;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

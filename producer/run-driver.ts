@@ -70,6 +70,11 @@ export class RunDriver {
   }
 
   /** Runs `fn` after every earlier operation on this run. */
+  /** Resolves once the operations queued so far have run. */
+  idle(): Promise<void> {
+    return this.#queue.then(() => {});
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(() => (this.#closed ? (undefined as T) : fn()));
     this.#queue = next.catch(() => {});
@@ -92,14 +97,14 @@ export class RunDriver {
   }
 
   async #commit(entries: ResultEntry[], bad: string[] = []): Promise<number> {
-    const { ledger, runs } = this.#deps;
+    const { ledger } = this.#deps;
     const token = this.#token();
     await this.#open();
-    const state = await runs.state(this.runId);
-    const drop = state !== 'running' && state !== 'queued';
     const tasks = entries.map((e) => (e.kind === 'result' ? { stage: e.result.stage, index: e.result.index } : undefined));
     const known = tasks.filter((t) => t !== undefined);
-    const bits = await ledger.doneBits(this.runId, known);
+    // One round trip: the run's state (a cancelled run's results are consumed, not written) and the done bits.
+    const { state, bits } = await ledger.stateAndDoneBits(this.runId, known);
+    const drop = state !== 'running' && state !== 'queued';
     let b = 0;
     const done = tasks.map((t) => (t ? bits[b++]! : false));
     const planned = planBatch(entries, done, this.plan, drop);
@@ -113,7 +118,7 @@ export class RunDriver {
       before.set(file, log.length);
       planned.batch.offsets[file] = log.append(records);
     }
-    if (this.#deps.fsync) for (const file of planned.writes.keys()) this.#log(file).sync();
+    if (this.#deps.fsync) await Promise.all([...planned.writes.keys()].map((file) => this.#log(file).sync()));
     let outcome;
     try {
       outcome = await ledger.commit(this.runId, token, planned.batch);
@@ -152,23 +157,25 @@ export class RunDriver {
   step(): Promise<boolean> {
     return this.#serial(async () => {
       const { runs, ledger, expander, logger } = this.#deps;
-      // The state alone, every tick: the spec was parsed once, when this driver was made.
-      const state = await runs.state(this.runId);
+      // The state and the counts, every step; the spec was parsed once, when this driver was made.
+      const { state, inflight: before } = await ledger.stateAndInflight(this.runId, this.plan.stages);
       if (state !== 'queued' && state !== 'running') return false;
+      let inflight = before;
       const token = this.#token();
       await this.#open();
       if (state === 'queued') {
         await this.#start(token);
         await runs.markRunning(this.runId);
         logger.info({ runId: this.runId, name: this.spec.name }, 'run started');
+        // Starting enqueued the root tasks: count again.
+        inflight = await ledger.inflight(this.runId, this.plan.stages);
       }
-      await expander.expand(this.runId, this.plan, token);
+      const added = await expander.expand(this.runId, this.plan, token, inflight);
       if (Date.now() - this.#lastCommitAt > this.#deps.reconcileIntervalMs) {
         this.#lastCommitAt = Date.now();
         await this.#reconciler.reconcile();
       }
-      const inflight = await ledger.inflight(this.runId, this.plan.stages);
-      if (Object.values(inflight).some((n) => n > 0)) return true;
+      if (added > 0 || Object.values(inflight).some((n) => n > 0)) return true;
       return !(await this.#tryComplete(token));
     });
   }
@@ -182,7 +189,7 @@ export class RunDriver {
       if (root.seeded) {
         // A seed file may hold bytes from a start that crashed before its commit: the log cuts them off.
         offsets[root.file] = this.#log(root.file).append(seedItems(this.spec, root.stage));
-        if (this.#deps.fsync) this.#log(root.file).sync();
+        if (this.#deps.fsync) await this.#log(root.file).sync();
       } else {
         await expander.enqueueRoot(this.runId, root.stage);
         roots.push(root.stage);

@@ -214,6 +214,17 @@ export class RunLedger {
     };
   }
 
+  /** The run's state and which of these tasks are committed already, in one round trip. */
+  async stateAndDoneBits(runId: string, tasks: { stage: Stage; index: number }[]): Promise<{ state: string | undefined; bits: boolean[] }> {
+    const k = runKeys(this.prefix, runId);
+    const pipeline = this.redis.pipeline();
+    pipeline.hget(k.meta, 'state');
+    for (const t of tasks) pipeline.getbit(k.done(t.stage), t.index);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    return { state: (replies[0]?.[1] as string | null) ?? undefined, bits: replies.slice(1).map(([, bit]) => bit === 1) };
+  }
+
   /** Which of these tasks are committed already (one round trip). */
   async doneBits(runId: string, tasks: { stage: Stage; index: number }[]): Promise<boolean[]> {
     if (tasks.length === 0) return [];
@@ -225,13 +236,23 @@ export class RunLedger {
 
   /** Tasks enqueued and not yet committed, per stage: derived from the counters and the done bits. */
   async inflight(runId: string, stages: readonly Stage[]): Promise<Record<string, number>> {
+    return (await this.stateAndInflight(runId, stages)).inflight;
+  }
+
+  /** The run's state and its in-flight tasks per stage, in one round trip. */
+  async stateAndInflight(runId: string, stages: readonly Stage[]): Promise<{ state: string | undefined; inflight: Record<string, number> }> {
     const k = runKeys(this.prefix, runId);
     const pipeline = this.redis.pipeline();
+    pipeline.hget(k.meta, 'state');
     pipeline.hmget(k.stats, ...stages.map((s) => `${s}:enqueued`));
     for (const s of stages) pipeline.bitcount(k.done(s));
     const replies = (await pipeline.exec()) ?? [];
-    const enqueued = (replies[0]?.[1] ?? []) as (string | null)[];
-    return Object.fromEntries(stages.map((s, i) => [s, Number(enqueued[i] ?? 0) - Number(replies[i + 1]?.[1] ?? 0)]));
+    for (const [err] of replies) if (err) throw err;
+    const enqueued = (replies[1]?.[1] ?? []) as (string | null)[];
+    return {
+      state: (replies[0]?.[1] as string | null) ?? undefined,
+      inflight: Object.fromEntries(stages.map((s, i) => [s, Number(enqueued[i] ?? 0) - Number(replies[i + 2]?.[1] ?? 0)])),
+    };
   }
 
   /** Completes the run if everything is committed at this instant. */
