@@ -88,7 +88,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     metrics,
     logger: logger.child({ component: 'processor' }),
   });
-  const workers: Worker[] = createStageWorkers(processor, {
+  // WORKER_CONCURRENCY bounds the tasks this process holds across every stage queue together.
+  const stageWorkers = createStageWorkers(processor, {
     connection: redis,
     prefix: config.prefix,
     concurrency: config.workerConcurrency,
@@ -100,7 +101,11 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     ...(options.stages ? { stages: options.stages } : {}),
   });
 
-  workers.push(createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, limiter, defaultLimits: parseLimits(config.limits), reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report), logger: logger.child({ component: 'audit' }) }));
+  // The audit worker is not in that budget: it runs one audit at a time (concurrency 1).
+  const auditWorker = createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, limiter, defaultLimits: parseLimits(config.limits), reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report), logger: logger.child({ component: 'audit' }) });
+  const workers: Worker[] = [...stageWorkers.workers, auditWorker];
+  // Stage workers close through their scheduler (it drains the tasks it holds before closing them).
+  const closeAll = (force: boolean) => [stageWorkers.close(force), auditWorker.close(force)];
 
   let server: MetricsServer | undefined;
   if (options.metricsServer ?? true) {
@@ -122,11 +127,11 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     workers,
     close(graceMs = config.requestTimeoutMs + 5_000) {
       closing ??= (async () => {
-        const drained = Promise.allSettled(workers.map((w) => w.close()));
+        const drained = Promise.allSettled(closeAll(false));
         const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
         if ((await Promise.race([drained, deadline])) === 'timeout') {
           logger.warn({ graceMs }, 'in-flight tasks did not finish in time; forcing close (they will be retried)');
-          await Promise.allSettled(workers.map((w) => w.close(true)));
+          await Promise.allSettled(closeAll(true));
         }
         await releasers.release();
       })();
@@ -136,9 +141,10 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       aborting ??= (async () => {
         // First, so BullMQ's and the processor's pending commands reject instead of waiting.
         redis.disconnect();
-        // Not awaited: a worker already draining keeps waiting for its running tasks (BullMQ's
-        // close is once-only, so force cannot overtake it), and their model calls may take minutes.
-        for (const w of workers) void w.close(true).catch(() => {});
+        // Not awaited: the audit worker, if already draining, keeps waiting for its running task
+        // (BullMQ's close is once-only, so force cannot overtake it), and model calls may take
+        // minutes. The stage workers' forced close does overtake their drain.
+        for (const closing of closeAll(true)) void closing.catch(() => {});
         await server?.close();
       })();
       return aborting;
