@@ -19,6 +19,10 @@ export interface SimStats {
   documents: number;
   /** Per model, the fullest quota window so far (see SimQuota): what share of the quota a client achieved. */
   quota: Record<string, QuotaPeak>;
+  /** Model requests (generateContent, countTokens) received and not yet answered. */
+  inFlight: number;
+  /** The most `inFlight` has been since the simulator started: what a client managed to hold open. */
+  peakInFlight: number;
 }
 
 export interface RunningSim {
@@ -69,8 +73,10 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
   const options = resolveSimOptions(partial);
   const metrics = createSimMetrics();
   const quota = new SimQuota({ rpm: options.rpm, tpm: options.tpm, rpd: options.rpd, windowMs: options.quotaWindowMs });
-  const stats: Omit<SimStats, 'quota'> = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0 };
-  const snapshot = (): SimStats => ({ ...structuredClone(stats), quota: quota.peaks() });
+  const stats: Omit<SimStats, 'quota' | 'inFlight' | 'peakInFlight'> = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0 };
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const snapshot = (): SimStats => ({ ...structuredClone(stats), quota: quota.peaks(), inFlight, peakInFlight });
   const recentDocs: string[] = [];
   const held = new Set<ServerResponse>();
   let counter = 0;
@@ -193,7 +199,13 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
     const fail = (err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, geminiError(500, 'INTERNAL', String(err)));
     };
-    if (req.method === 'POST' && route) return void handleModelCall(req, res, decodeURIComponent(route[1]!), route[2]!).catch(fail);
+    if (req.method === 'POST' && route) {
+      // Counted from arrival until the response ends or its connection closes, whatever the outcome.
+      metrics.inFlight.set(++inFlight);
+      peakInFlight = Math.max(peakInFlight, inFlight);
+      res.once('close', () => metrics.inFlight.set(--inFlight));
+      return void handleModelCall(req, res, decodeURIComponent(route[1]!), route[2]!).catch(fail);
+    }
     if (req.method === 'GET' && path === '/metrics') {
       return void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), fail);
     }
