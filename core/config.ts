@@ -17,6 +17,7 @@ export interface FarmConfig {
   /** WORKER_METRICS_PORT, else PORT, else 9464 (`sdf-farm worker --metrics-port`/`--port` set it over both). */
   workerMetricsPort: number;
   dataDir: string;
+  /** Most tasks one worker process holds at once, all stage queues together. */
   workerConcurrency: number;
   /** Most tasks of one run queued or running at once, all stages together. */
   runWindow: number;
@@ -64,7 +65,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'HOST', default: '127.0.0.1', description: 'Interface the API and metrics servers bind to (`0.0.0.0` in containers).' },
   { name: 'WORKER_METRICS_PORT', default: '9464', description: 'Port of a worker process\'s `/metrics`, `/healthz` and `/readyz`; 0 picks a free port. Precedence: `sdf-farm worker --metrics-port` or `--port`, then `WORKER_METRICS_PORT`, then `PORT`, then 9464.' },
   { name: 'DATA_DIR', default: './data', description: 'Where the producer writes each run\'s outputs (`DATA_DIR/<runId>/`).' },
-  { name: 'WORKER_CONCURRENCY', default: '32', description: 'Tasks one worker process runs at once, per stage queue.' },
+  { name: 'WORKER_CONCURRENCY', default: '32', description: 'Tasks one worker process holds at once (fetched, running, being acked), every stage queue together: the most model calls it keeps in flight. Free slots go to the most downstream stage with waiting work. Held tasks cost little, so for slow models (tens of seconds a call) it can be thousands.' },
   { name: 'SDF_RUN_WINDOW', default: '2000', description: 'Most tasks of one run in Redis at once; expansion waits beyond it.' },
   { name: 'SDF_TASK_ATTEMPTS', default: '5', description: 'Attempts per task before it is dead-lettered.' },
   { name: 'SDF_REQUEST_TIMEOUT_MS', default: '600000', description: 'Timeout of one model request.' },

@@ -12,7 +12,7 @@ export function registerWorkerCommand(program: Command): void {
     .description('run a worker process: takes tasks from every stage queue and calls Gemini')
     .option('--port <port>', 'port of /metrics, /healthz, /readyz; the same as --metrics-port (default WORKER_METRICS_PORT, else PORT, else 9464; 0 = any)')
     .option('--metrics-port <port>', 'the same as --port')
-    .option('--concurrency <n>', 'tasks at once per stage queue (default WORKER_CONCURRENCY or 32)')
+    .option('--concurrency <n>', 'tasks held at once by this process, every stage together (default WORKER_CONCURRENCY or 32)')
     .option('--stages <list>', 'comma-separated stages to serve (default all)')
     .action(async (options: { port?: string; metricsPort?: string; concurrency?: string; stages?: string }) => {
       const env = { ...process.env };
