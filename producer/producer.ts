@@ -126,6 +126,13 @@ export class Producer {
     const { runs, logger } = this.#options;
     const active = await runs.activeRunIds();
     const share = Math.ceil(active.length / (await this.leases.liveProducers()));
+    // A replica joined (or runs ended): give one run back per tick while over the share, so the
+    // runs spread over the replicas and the farm's ceiling grows with them.
+    if (this.#drivers.size > share && !this.#stopped) {
+      const runId = [...this.#drivers.keys()].at(-1)!;
+      logger.info({ runId, owned: this.#drivers.size, share }, 'giving a run back to even the load');
+      await this.#release(runId);
+    }
     for (const runId of active) {
       if (this.#drivers.size >= share) break;
       if (this.#drivers.has(runId) || this.#stopped) continue;

@@ -55,3 +55,38 @@ t.test('two serve replicas share the runs, one owner each; when one dies its run
   }
   t.ok((await Promise.all(runIds.map(ownerPid))).every((o) => o === undefined), 'finished runs have no owner');
 });
+
+t.test('a replica that joins later gets its share: the first gives runs back', async (t) => {
+  const farm = await startTestFarm(t, { server: 'child', env: { SDF_PRODUCER_LOCK_TTL_MS: '2000' }, sim: { latencyMs: 150, jitterMs: 20 } });
+  const a = await farm.spawnServe();
+  await farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
+  const runIds = [];
+  for (let i = 0; i < 4; i++) runIds.push(await farm.submit(spec(i)));
+  const redis = createRedis(TEST_REDIS_URL);
+  t.teardown(() => redis.disconnect());
+  const ownerPid = async (runId: string) => {
+    const token = await redis.get(runKeys(farm.config.prefix, runId).owner);
+    return token ? parseInt(token.split('-')[0]!, 36) : undefined;
+  };
+  const waitOwners = async (check: (owners: (number | undefined)[]) => boolean) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const owners = await Promise.all(runIds.map(ownerPid));
+      if (check(owners)) return owners;
+      if (Date.now() > deadline) throw new Error(`owners never as expected: ${owners}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await waitOwners((owners) => owners.every((o) => o === a.pid));
+  t.pass('alone, serve A owns all four runs');
+  const b = await farm.spawnServe();
+  const owners = await waitOwners((o) => o.filter((x) => x === b.pid).length === 2);
+  t.equal(owners.filter((o) => o === a.pid).length, 2, `after B joins, A keeps two and B has two (${owners})`);
+  for (const runId of runIds) {
+    const status = await farm.waitFor(runId, undefined, 120_000);
+    t.equal(status.state, 'completed');
+    t.equal(status.stages.documents!.done, status.stages['doc-ideas']!.items * 5, `${status.name}: every documents task committed once across the hand-over`);
+    const exported = await farm.exportLines(runId, 'documents');
+    t.equal(new Set(exported.map((d) => d.id)).size, exported.length, `${status.name}: none twice`);
+  }
+});
