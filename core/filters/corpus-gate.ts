@@ -1,7 +1,7 @@
 import type { Redis, Result } from 'ioredis';
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
-import { lshBands, minhash, signatureBytes } from './minhash.js';
+import { bandHashes, minhash, packedSignature } from './minhash.js';
 import { hash32, opening, personalNames, sampledNgrams, words } from './text-features.js';
 
 export const FEATURE_FAMILIES = ['opening', 'name', 'ngram'] as const;
@@ -12,27 +12,69 @@ const DEPTH = 4;
 const WIDTH = 65_536;
 
 /**
+ * Near-duplicate index, bounded per accepted item (issue 9: at most 150 bytes of Redis an item;
+ * measured 125 by test/core/filters/near-dup-memory.test.ts, where the old hashes took 1,400).
+ *
+ * - Every indexed item gets a dense number n (`n` of the `${scope}:ix` hash, never reused).
+ * - Records: n's 38 bytes at n × 38 in chunk strings `${scope}:ix:r:<n / 1724>`: the 4-bit MinHash
+ *   signature (32 bytes, see `packedSignature`) and the item's id as a 2-byte prefix code and a
+ *   4-byte number (ids are `<stage>-<index>`; the prefixes live in `${scope}:ix:p`, ids of any
+ *   other shape whole in `${scope}:ix:o`). A chunk is created at its full 65,512 bytes by one
+ *   SETRANGE, which allocates exactly (one string grown by appends would double its allocation).
+ *   A released draft's record becomes a tombstone (code 65535).
+ * - Band table: each of an item's 12 bands (a 32-bit hash H) is a 6-byte entry [bits 6..29 of H][n]
+ *   in a bucket string `${scope}:ix:b:<addr>`, found by a plain string search for its 3 hash bytes.
+ *   Buckets are addressed by linear hashing (level L, split pointer s in `${scope}:ix`): when the
+ *   entries average more than 256 a bucket, bucket s is split in two by bit L of H, which the
+ *   entry still holds, so the table grows a bucket at a time and a lookup is always one GET.
+ *   A bucket's string is sized to an allocator size class and zero-filled past its entries, so
+ *   an entry is written in place (SETRANGE) and the string is rewritten only when full.
+ *   Per item: 38 bytes of record, 12 × 6 bytes of entries, ~15% of free space and key overhead.
+ *
+ * False negatives: a pair of Jaccard J shares a band (4 slots) with probability
+ * 1 - (1 - J^4)^12: 0.998 at J = 0.8, 0.9999 at 0.85 (16 bands, 0.9998 at 0.8, would not fit in 150
+ * bytes). A band entry is kept for the first item with that band only, and a bucket keeps one
+ * entry per 3 hash bytes, of which 24 - (L - 6) distinguish entries in one bucket: at 1M items
+ * ~1% of an item's band entries are not stored, which loses a pair only if its other bands miss
+ * too. Candidates are verified on the 4-bit signatures with the chance agreement (1/16 a slot)
+ * taken out, so near the threshold the decision is about as noisy as 64-slot MinHash always was.
+ * Beyond 2^24 items a scope indexes no more.
+ */
+const RECORD = 38;
+const CHUNK_ITEMS = 1724;
+const BASE_LEVEL = 6;
+const BUCKET_LOAD = 256;
+const MAX_ITEMS = 2 ** 24 - 1;
+const TOMBSTONE = 65_535;
+
+/**
  * One atomic decision per item, for all workers at once: reject if it is a near-duplicate of an
- * accepted item (LSH candidates verified by MinHash signature), if accepting it would put any
+ * accepted item (band candidates verified on their signatures), if accepting it would put any
  * of its openings/names/n-grams above the family's ceiling (count-min estimate, which only
  * over-counts: the accepted set can never hold a feature above its ceiling), or if it carries an
  * active audit pattern already at its downsample ceiling. Otherwise record it: sketch counters,
- * accepted count, LSH bands, signature, pattern carriers, and the top-features board. The pattern
- * carriers are counted here, in the same step, so a carrier the gate turns away is never counted.
+ * accepted count, its index record and bands, pattern carriers, and the top-features board. The
+ * pattern carriers are counted here, in the same step, so a carrier the gate turns away is never counted.
  *
- * An item recorded as `provisional` (a draft on its way to revise) is remembered with the
- * patterns it was counted under; `release` takes such an item back out (its features, bands,
- * signature, carrier counts and its place in the count) before the decision, once: a revision
- * replaces its draft, so one document is one entry however many times it was rewritten.
+ * An item recorded as `provisional` (a draft on its way to revise) is remembered with its index
+ * number and the patterns it was counted under; `release` takes such an item back out (its
+ * features, bands, carrier counts and its place in the count; its record becomes a tombstone)
+ * before the decision, once: a revision replaces its draft, so one document is one entry however
+ * many times it was rewritten.
  *
- * KEYS: count, sketch, bands, signatures, top, pattern carriers, drafts
- * ARGV: params JSON (see CorpusGate.admit), signature bytes (binary: kept out of the JSON)
+ * The bucket and record keys are named in the script from KEYS[3] (their number grows with the
+ * corpus): a single Redis, as everywhere in the farm.
+ *
+ * KEYS: count, sketch, index (hash: n, L, s, e), id prefixes, top, pattern carriers, drafts, other ids
+ * ARGV: params JSON (see CorpusGate.admit), packed signature (binary: kept out of the JSON)
  */
 const ADMIT = `
 local p = cjson.decode(ARGV[1])
 local sig = ARGV[2]
 local depth = ${DEPTH}
 local count = tonumber(redis.call('get', KEYS[1]) or '0')
+local IX = KEYS[3]
+local RECORD, CHUNK_ITEMS, BASE, LOAD, TOMB = ${RECORD}, ${CHUNK_ITEMS}, ${BASE_LEVEL}, ${BUCKET_LOAD}, ${TOMBSTONE}
 
 local function bump(feature, by)
   local args = {'OVERFLOW', 'SAT'}
@@ -45,22 +87,194 @@ local function bump(feature, by)
   return est
 end
 
+-- The index's state: next item number, level, split pointer, entries.
+local st = redis.call('hmget', IX, 'n', 'L', 's', 'e')
+local nextItem = tonumber(st[1]) or 0
+local level = tonumber(st[2]) or BASE
+local split = tonumber(st[3]) or 0
+local entries = tonumber(st[4]) or 0
+local function save() redis.call('hset', IX, 'n', nextItem, 'L', level, 's', split, 'e', entries) end
+
+local function u24(x) return string.char(math.floor(x / 65536) % 256, math.floor(x / 256) % 256, x % 256) end
+local function r24(s, i) local a, b, c = string.byte(s, i, i + 2); return a * 65536 + b * 256 + c end
+-- A band hash as stored: its bits BASE..BASE+23 are the entry's hash bytes, never all zero (zeros
+-- mark a bucket's free space), and the bucket address is taken from the same value, so splits,
+-- which only see the stored bytes, agree with lookups.
+local function norm(h)
+  local f = math.floor(h / 2 ^ BASE) % 16777216
+  if f == 0 then f = 1 end
+  return f * 2 ^ BASE + h % 2 ^ BASE, u24(f)
+end
+local function addr(h)
+  local a = h % 2 ^ level
+  if a < split then a = h % 2 ^ (level + 1) end
+  return a
+end
+
+local buckets = {}
+local function bucket(a)
+  local data = buckets[a]
+  if data == nil then
+    data = redis.call('get', IX .. ':b:' .. a) or ''
+    buckets[a] = data
+  end
+  return data
+end
+-- A bucket is its entries, then zeros up to a size that fills one allocator size class (4 a
+-- doubling) exactly: an entry is written in place with SETRANGE, which neither reallocates nor
+-- builds a Lua string, and a bucket is rewritten only when it is full (into the next class).
+local ZERO6 = string.rep('\0', 6)
+local function capacity(n)
+  local size = 64
+  while true do
+    for _, class in ipairs({size, size * 1.25, size * 1.5, size * 1.75}) do
+      -- sds header and terminator: 4 bytes below 256 bytes, 6 up to 64 KiB.
+      local bytes = math.floor((class - (class <= 256 and 4 or 6)) / 6) * 6
+      if bytes >= n * 6 then return bytes end
+    end
+    size = size * 2
+  end
+end
+local function used(data)
+  local pos = string.find(data, ZERO6, 1, true)
+  while pos and (pos - 1) % 6 ~= 0 do pos = string.find(data, ZERO6, pos + 1, true) end
+  if pos then return pos - 1 end
+  return #data
+end
+local function writeBucket(a, entries)
+  if entries == '' then
+    redis.call('del', IX .. ':b:' .. a)
+    buckets[a] = ''
+  else
+    local data = entries .. string.rep('\0', capacity(#entries / 6) - #entries)
+    redis.call('set', IX .. ':b:' .. a, data)
+    buckets[a] = data
+  end
+end
+local function insert(a, entry)
+  local data = bucket(a)
+  local n = used(data)
+  if n + 6 <= #data then
+    redis.call('setrange', IX .. ':b:' .. a, n, entry)
+    buckets[a] = nil
+  else
+    writeBucket(a, string.sub(data, 1, n) .. entry)
+  end
+end
+-- The bucket's last entry moves into the removed one's place.
+local function remove(a, data, pos)
+  local n = used(data)
+  if n == 6 then redis.call('del', IX .. ':b:' .. a)
+  else
+    if pos ~= n - 5 then redis.call('setrange', IX .. ':b:' .. a, pos - 1, string.sub(data, n - 5, n)) end
+    redis.call('setrange', IX .. ':b:' .. a, n - 6, ZERO6)
+  end
+  buckets[a] = nil
+end
+-- The 1-based position of the entry with these hash bytes (entries are 6-byte aligned), or nil.
+local function find(data, fp)
+  local pos = string.find(data, fp, 1, true)
+  while pos and (pos - 1) % 6 ~= 0 do pos = string.find(data, fp, pos + 1, true) end
+  return pos
+end
+
+local function recordKey(n) return IX .. ':r:' .. math.floor(n / CHUNK_ITEMS) end
+local function recordOffset(n) return (n % CHUNK_ITEMS) * RECORD end
+local function code(rec) return string.byte(rec, 33) * 256 + string.byte(rec, 34) end
+
+-- Ids as <prefix><decimal number>: a 2-byte code for the prefix and a 4-byte number; code 0 when
+-- the id has another shape (then it is kept whole in KEYS[8]).
+local function idParts(id)
+  local prefix, digits = string.match(id, '^(.-)(%d+)$')
+  if prefix and #digits <= 9 and (digits == '0' or string.sub(digits, 1, 1) ~= '0') then return prefix, tonumber(digits) end
+  return nil, nil
+end
+local function encodeId(id, n, create)
+  local prefix, num = idParts(id)
+  local c = nil
+  if prefix then
+    local known = redis.call('hget', KEYS[4], '<' .. prefix)
+    if known then c = tonumber(known) end
+    if not c and create then
+      c = redis.call('hincrby', KEYS[4], '#', 1)
+      if c >= TOMB then c = nil else redis.call('hset', KEYS[4], '<' .. prefix, c, '>' .. c, prefix) end
+    end
+  end
+  if not c then
+    if create then redis.call('hset', KEYS[8], n, id) end
+    return string.rep('\\0', 6)
+  end
+  return string.char(math.floor(c / 256), c % 256, math.floor(num / 16777216) % 256) .. u24(num % 16777216)
+end
+local function decodeId(n, rec)
+  local c = code(rec)
+  if c == 0 then return redis.call('hget', KEYS[8], n) or ('#' .. n) end
+  local num = string.byte(rec, 35) * 16777216 + r24(rec, 36)
+  return (redis.call('hget', KEYS[4], '>' .. c) or '?') .. string.format('%d', num)
+end
+
+-- Estimated Jaccard of the item's packed signature and a record's (4-bit slots, chance agreement 1/16 taken out).
+local function similarity(rec)
+  local eq = 0
+  for i = 1, 32 do
+    local x, y = string.byte(sig, i), string.byte(rec, i)
+    if x == y then eq = eq + 2
+    else
+      if x % 16 == y % 16 then eq = eq + 1 end
+      if math.floor(x / 16) == math.floor(y / 16) then eq = eq + 1 end
+    end
+  end
+  local j = (eq / 64 - 1 / 16) / (1 - 1 / 16)
+  if j < 0 then j = 0 end
+  return j
+end
+
+-- Linear hashing: bucket s splits into s and s + 2^L by bit L of each entry's band hash.
+local function splitNext()
+  local size = 2 ^ level
+  local data = bucket(split)
+  local keep, move = {}, {}
+  local bit = 2 ^ (level - BASE)
+  for pos = 1, used(data), 6 do
+    local entry = string.sub(data, pos, pos + 5)
+    if math.floor(r24(data, pos) / bit) % 2 == 1 then move[#move + 1] = entry else keep[#keep + 1] = entry end
+  end
+  writeBucket(split, table.concat(keep))
+  writeBucket(split + size, table.concat(move))
+  split = split + 1
+  if split == size then level = level + 1; split = 0 end
+end
+
 local rel = p.release
 if rel then
   local carried = redis.call('hget', KEYS[7], rel.id)
   if carried then
     redis.call('hdel', KEYS[7], rel.id)
+    local num, json = string.match(carried, '^(%d*)|(.*)$')
+    if not num then json = carried end
     for _, feature in ipairs(rel.features) do
       local est = bump(feature, -1)
       local member = feature[1] .. '|' .. feature[2]
       if est < 3 then redis.call('zrem', KEYS[5], member) else redis.call('zadd', KEYS[5], 'XX', est, member) end
     end
-    for b, band in ipairs(rel.bands) do
-      local key = (b - 1) .. ':' .. band
-      if redis.call('hget', KEYS[3], key) == rel.id then redis.call('hdel', KEYS[3], key) end
+    if num and num ~= '' then
+      local m = tonumber(num)
+      local mine = u24(m)
+      for _, band in ipairs(rel.bands) do
+        local h, fp = norm(band)
+        local a = addr(h)
+        local data = bucket(a)
+        local pos = find(data, fp)
+        if pos and string.sub(data, pos + 3, pos + 5) == mine then
+          remove(a, data, pos)
+          entries = entries - 1
+        end
+      end
+      -- A tombstone: the number is never verified against again.
+      redis.call('setrange', recordKey(m), recordOffset(m), string.rep('\\0', 32) .. string.char(255, 255) .. string.rep('\\0', 4))
+      save()
     end
-    redis.call('hdel', KEYS[4], rel.id)
-    for _, name in ipairs(cjson.decode(carried)) do
+    for _, name in ipairs(cjson.decode(json)) do
       if tonumber(redis.call('hincrby', KEYS[6], name, -1)) <= 0 then redis.call('hdel', KEYS[6], name) end
     end
     if count > 0 then
@@ -73,20 +287,34 @@ end
 local a = p.admit
 if not a then return {1} end
 local id = a.id
-if a.threshold <= 1 and sig ~= '' then
+local indexing = a.threshold <= 1 and sig ~= ''
+local found = {}
+if indexing then
   local seen = {}
-  local n = #sig / 4
+  local myId = nil
   for b, band in ipairs(a.bands) do
-    local other = redis.call('hget', KEYS[3], (b - 1) .. ':' .. band)
-    if other and other ~= id and not seen[other] then
-      seen[other] = true
-      local osig = redis.call('hget', KEYS[4], other)
-      if osig then
-        local eq = 0
-        for k = 0, n - 1 do
-          if string.sub(sig, k * 4 + 1, k * 4 + 4) == string.sub(osig, k * 4 + 1, k * 4 + 4) then eq = eq + 1 end
+    local h, fp = norm(band)
+    local data = bucket(addr(h))
+    local pos = find(data, fp)
+    if pos then
+      found[b] = true
+      local m = r24(data, pos + 3)
+      if not seen[m] then
+        seen[m] = true
+        local rec = redis.call('getrange', recordKey(m), recordOffset(m), recordOffset(m) + RECORD - 1)
+        if #rec == RECORD and code(rec) ~= TOMB then
+          local j = similarity(rec)
+          if j >= a.threshold then
+            -- An item is not a duplicate of itself (a retried task).
+            local same
+            if code(rec) == 0 then same = redis.call('hget', KEYS[8], m) == id
+            else
+              myId = myId or encodeId(id, nil, false)
+              same = string.sub(rec, 33, 38) == myId
+            end
+            if not same then return {0, 'dup', decodeId(m, rec), tostring(j)} end
+          end
         end
-        if eq / n >= a.threshold then return {0, 'dup', other, tostring(eq / n)} end
       end
     end
   end
@@ -118,12 +346,36 @@ for _, feature in ipairs(a.features) do
 end
 redis.call('zremrangebyrank', KEYS[5], 0, -301)
 redis.call('incr', KEYS[1])
-if sig ~= '' then
-  for b, band in ipairs(a.bands) do redis.call('hsetnx', KEYS[3], (b - 1) .. ':' .. band, id) end
-  redis.call('hset', KEYS[4], id, sig)
+local number = ''
+if indexing and nextItem < ${MAX_ITEMS} then
+  local n = nextItem
+  nextItem = n + 1
+  number = n
+  local key, offset = recordKey(n), recordOffset(n)
+  -- A new chunk is allocated whole, once, at exactly its size.
+  if offset == 0 then redis.call('setrange', key, CHUNK_ITEMS * RECORD - 1, '\\0') end
+  redis.call('setrange', key, offset, sig .. encodeId(id, n, true))
+  local mine = u24(n)
+  for b, band in ipairs(a.bands) do
+    if not found[b] then
+      local h, fp = norm(band)
+      local at = addr(h)
+      -- Two bands of one item may land in one bucket: the first entry with these hash bytes stays.
+      if not find(bucket(at), fp) then
+        insert(at, fp .. mine)
+        entries = entries + 1
+      end
+    end
+  end
+  local splits = 0
+  while entries > LOAD * (2 ^ level + split) and splits < 4 and level - BASE < 23 do
+    splitNext()
+    splits = splits + 1
+  end
+  save()
 end
 for _, name in ipairs(a.carriers) do redis.call('hincrby', KEYS[6], name, 1) end
-if a.provisional then redis.call('hset', KEYS[7], id, a.carriersJson) end
+if a.provisional then redis.call('hset', KEYS[7], id, number .. '|' .. a.carriersJson) end
 return {1}
 `;
 
@@ -136,7 +388,7 @@ declare module 'ioredis' {
 /** Registers the script on a connection once; ioredis then calls it by SHA. */
 function defineScripts(redis: Redis): void {
   if (typeof (redis as Partial<Redis>).sdfCorpusAdmit === 'function') return;
-  redis.defineCommand('sdfCorpusAdmit', { lua: ADMIT, numberOfKeys: 7 });
+  redis.defineCommand('sdfCorpusAdmit', { lua: ADMIT, numberOfKeys: 8 });
 }
 
 const FAMILY_REASON: Record<FeatureFamily, string> = { opening: 'corpus-opening', name: 'corpus-name', ngram: 'corpus-ngram' };
@@ -186,7 +438,7 @@ export interface AdmitOptions {
 
 /** Corpus statistics of one scope (a run's documents, or its chats), shared through Redis. */
 export class CorpusGate {
-  readonly #keys: { count: string; sketch: string; bands: string; signatures: string; top: string; carriers: string; drafts: string };
+  readonly #keys: { count: string; sketch: string; index: string; idPrefixes: string; top: string; carriers: string; drafts: string; otherIds: string };
 
   /** `carriersKey`: where accepted carriers of each audit pattern are counted (downsample mode). */
   constructor(
@@ -195,12 +447,12 @@ export class CorpusGate {
     readonly spec: ResolvedFilterSpec,
     carriersKey = `${scope}:carriers`,
   ) {
-    this.#keys = { count: `${scope}:count`, sketch: `${scope}:sketch`, bands: `${scope}:lsh`, signatures: `${scope}:sig`, top: `${scope}:top`, carriers: carriersKey, drafts: `${scope}:drafts` };
+    this.#keys = { count: `${scope}:count`, sketch: `${scope}:sketch`, index: `${scope}:ix`, idPrefixes: `${scope}:ix:p`, top: `${scope}:top`, carriers: carriersKey, drafts: `${scope}:drafts`, otherIds: `${scope}:ix:o` };
     defineScripts(redis);
   }
 
-  /** What the script needs of a text: its sketch features with their counter indexes, and its LSH bands and signature. */
-  #shape(text: string): { features: (string | number)[][]; bands: string[]; signature?: Uint32Array } {
+  /** What the script needs of a text: its sketch features with their counter indexes, and its band hashes and packed signature. */
+  #shape(text: string): { features: (string | number)[][]; bands: number[]; signature?: Buffer } {
     const { corpus, dedup } = this.spec;
     const features = corpus.enabled ? corpusFeatures(text, corpus.openingWords, corpus.maxShare.ngrams < 1) : [];
     const signature = dedup.enabled ? minhash(text) : undefined;
@@ -209,8 +461,8 @@ export class CorpusGate {
         const family = FEATURE_FAMILIES.indexOf(f.family);
         return [family, f.label, ...sketchIndexes(family, f.label)];
       }),
-      bands: signature ? lshBands(signature).map(String) : [],
-      ...(signature ? { signature } : {}),
+      bands: signature ? bandHashes(signature) : [],
+      ...(signature ? { signature: packedSignature(signature) } : {}),
     };
   }
 
@@ -257,9 +509,9 @@ export class CorpusGate {
     return { id: item.id, features: shape.features, bands: shape.bands };
   }
 
-  async #run(params: object, signature?: Uint32Array): Promise<(number | string)[]> {
+  async #run(params: object, signature?: Buffer): Promise<(number | string)[]> {
     const k = this.#keys;
-    return this.redis.sdfCorpusAdmit(k.count, k.sketch, k.bands, k.signatures, k.top, k.carriers, k.drafts, JSON.stringify(params), signature ? signatureBytes(signature) : '');
+    return this.redis.sdfCorpusAdmit(k.count, k.sketch, k.index, k.idPrefixes, k.top, k.carriers, k.drafts, k.otherIds, JSON.stringify(params), signature ?? '');
   }
 
   /** Accepted carriers of an audit pattern (downsample mode). */
