@@ -62,6 +62,8 @@ const ROTATE_EVERY = 4;
 const EMPTY_RECHECK_MS = 1000;
 /** Longest wait on the queues' markers when every stage is empty (BullMQ's own drainDelay). */
 const IDLE_BLOCK_S = 5;
+/** Most fetches in flight at once, all for the stage picked. */
+const FETCH_BATCH = 32;
 /** Pause after a failed fetch (Redis unreachable) before the next. */
 const FETCH_RETRY_MS = 1000;
 
@@ -190,7 +192,10 @@ class Scheduler {
         await this.waitForWork();
         continue;
       }
-      await this.fetch(stage);
+      // Several fetches at once (ioredis pipelines them on one connection): refilling slots one
+      // round trip at a time cannot keep up when thousands of slow calls end in the same second.
+      const batch = Math.min(this.limit - this.held, FETCH_BATCH);
+      await Promise.all(Array.from({ length: batch }, () => this.fetch(stage)));
     }
   }
 
