@@ -25,7 +25,18 @@ export interface CallModelDeps {
   };
   /** USD for a call's usage; undefined = the model has no price (counted as unpriced, not free). */
   costOf?: (model: string, usage: Pick<Usage, 'promptTokens' | 'outputTokens' | 'thoughtsTokens'>) => number | undefined;
+  /** Longest a call may take, answer read included (SDF_REQUEST_TIMEOUT_MS). @defaultValue 600000 */
+  timeoutMs?: number;
 }
+
+/**
+ * The SDK's own per-request timeout is switched off for these calls (the call's timer below
+ * replaces it): @google/genai leaves that timer armed after a successful answer ("ownership of
+ * the response passes to the caller"), so each call kept a Timeout, an AbortController and the
+ * fetch behind them alive for the whole timeout, 10 minutes: about 1 KB a call, hundreds of MB
+ * of worker RSS at a few hundred calls a second, and major GCs marking all of it.
+ */
+const NO_SDK_TIMEOUT = { timeout: 0 };
 
 export type CallModel = (request: ModelRequest) => Promise<{ reply: ModelReply; usage: Usage }>;
 
@@ -37,17 +48,23 @@ export function roughTokens(text: string): number {
 /** One model call through the real SDK: quota, request, usage and metrics. Errors propagate for classification. */
 export function createCallModel(deps: CallModelDeps): CallModel {
   const { gemini, metrics } = deps;
+  const timeoutMs = deps.timeoutMs ?? 600_000;
   return async (request) => {
     const estimate = roughTokens((request.system ?? '') + request.user);
     const reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
     const stopTimer = metrics.llmRequestDuration.startTimer({ model: request.model });
     metrics.inflightCalls.inc();
+    // Aborted like the SDK's own timeout does (no reason: the same AbortError, classified the same).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
     let response;
     try {
       response = await gemini.models.generateContent({
         model: request.model,
         contents: [{ role: 'user', parts: [{ text: request.user }] }],
         config: {
+          abortSignal: deadline.signal,
+          httpOptions: NO_SDK_TIMEOUT,
           ...(request.system ? { systemInstruction: request.system } : {}),
           temperature: request.temperature,
           maxOutputTokens: request.maxOutputTokens,
@@ -59,6 +76,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
       metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
       throw err;
     } finally {
+      clearTimeout(timer);
       stopTimer();
       metrics.inflightCalls.dec();
     }

@@ -66,7 +66,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd });
+  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd, timeoutMs: config.requestTimeoutMs });
   const runs = new RunCache(new RunStore(redis, config.prefix));
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({
