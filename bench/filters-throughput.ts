@@ -2,8 +2,8 @@
  * Filter cost and footprint. (1) Per-item + lexical work in one process (= one core): item rules,
  * corpus feature extraction and MinHash, in MB of text per second. (2) Items admitted per second
  * through the shared Redis gate. (3) Redis memory of the corpus statistics as items accumulate,
- * measured at several sizes and extrapolated to 1M items (the sketch is fixed; near-duplicate
- * bands and signatures grow per item). Saves bench/results/filters.json.
+ * measured at several sizes and extrapolated to 1M items (the sketch is fixed; the near-duplicate
+ * index, every `<scope>:ix*` key, grows per item). Saves bench/results/filters.json.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,7 +45,19 @@ const cpuSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const scope = `bench-filters-${Date.now().toString(36)}`;
 const gate = new CorpusGate(redis, scope, spec);
-const keys = ['count', 'sketch', 'lsh', 'sig', 'top'].map((k) => `${scope}:${k}`);
+const fixedKeys = ['count', 'sketch', 'top'].map((k) => `${scope}:${k}`);
+/** The near-duplicate index's keys: its state, id prefixes, record chunks and band buckets. */
+async function indexKeys(): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${scope}:ix*`, 'COUNT', 1000);
+    cursor = next;
+    out.push(...found);
+  } while (cursor !== '0');
+  return out;
+}
+const usage = async (key: string) => Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
 const memory: { items: number; accepted: number; bytes: Record<string, number>; total: number }[] = [];
 let admitted = 0;
 let gateSeconds = 0;
@@ -58,16 +70,21 @@ for (const target of POINTS) {
   }
   gateSeconds += Number(process.hrtime.bigint() - start) / 1e9;
   const sizes: Record<string, number> = {};
-  for (const key of keys) sizes[key.slice(scope.length + 1)] = Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
-  memory.push({ items: target, accepted: await gate.accepted(), bytes: sizes, total: Object.values(sizes).reduce((a, b) => a + b, 0) });
-  console.log(`${target} items: ${(memory.at(-1)!.total / 2 ** 20).toFixed(1)} MiB`, sizes);
+  for (const key of fixedKeys) sizes[key.slice(scope.length + 1)] = await usage(key);
+  const index = await indexKeys();
+  sizes.index = 0;
+  for (const key of index) sizes.index += await usage(key);
+  const accepted = await gate.accepted();
+  memory.push({ items: target, accepted, bytes: sizes, total: Object.values(sizes).reduce((a, b) => a + b, 0) });
+  console.log(`${target} items: ${(memory.at(-1)!.total / 2 ** 20).toFixed(1)} MiB, index ${(sizes.index / accepted).toFixed(1)} B per accepted item (${index.length} keys)`, sizes);
 }
 const first = memory[0]!;
 const last = memory.at(-1)!;
 const perItem = (last.total - first.total) / (last.items - first.items);
 const fixed = last.bytes.sketch! + last.bytes.top! + last.bytes.count!;
-const perItemDedup = (last.bytes.lsh! + last.bytes.sig! - first.bytes.lsh! - first.bytes.sig!) / (last.accepted - first.accepted);
-await redis.del(...keys);
+const perItemDedup = (last.bytes.index! - first.bytes.index!) / (last.accepted - first.accepted);
+const allKeys = [...fixedKeys, ...(await indexKeys())];
+for (let i = 0; i < allKeys.length; i += 500) await redis.unlink(...allKeys.slice(i, i + 500));
 redis.disconnect();
 
 const report = {
@@ -88,7 +105,8 @@ const report = {
     fixedBytes: fixed,
     bytesPerItem: perItem,
     bytesPerItemNearDuplicateIndex: perItemDedup,
-    extrapolatedTo1M: { bytes: fixed + perItemDedup * 1_000_000, mebibytes: (fixed + perItemDedup * 1_000_000) / 2 ** 20, method: 'fixed sketch + measured per-item growth of LSH bands and signatures × 1M' },
+    bytesPerAcceptedItemNearDuplicateIndexAtLast: last.bytes.index! / last.accepted,
+    extrapolatedTo1M: { bytes: fixed + perItemDedup * 1_000_000, mebibytes: (fixed + perItemDedup * 1_000_000) / 2 ** 20, method: 'fixed sketch + measured per-item growth of the near-duplicate index (records and band buckets) × 1M' },
     lexicalOnly1M: { mebibytes: fixed / 2 ** 20, note: 'the count-min sketch and top-features board do not grow with items' },
   },
 };
