@@ -21,7 +21,7 @@ t.test('two serve replicas share the runs, one owner each; when one dies its run
   const a = await farm.spawnServe();
   const b = await farm.spawnServe();
   await farm.spawnWorker({ WORKER_CONCURRENCY: '8' });
-  const runIds = [];
+  const runIds: string[] = [];
   for (let i = 0; i < 4; i++) runIds.push(await farm.submit(spec(i)));
 
   const redis = createRedis(TEST_REDIS_URL);
@@ -60,7 +60,7 @@ t.test('a replica that joins later gets its share: the first gives runs back', a
   const farm = await startTestFarm(t, { server: 'child', env: { SDF_PRODUCER_LOCK_TTL_MS: '2000' }, sim: { latencyMs: 150, jitterMs: 20 } });
   const a = await farm.spawnServe();
   await farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
-  const runIds = [];
+  const runIds: string[] = [];
   for (let i = 0; i < 4; i++) runIds.push(await farm.submit(spec(i)));
   const redis = createRedis(TEST_REDIS_URL);
   t.teardown(() => redis.disconnect());
