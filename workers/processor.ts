@@ -52,7 +52,9 @@ const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIS
 export function createTaskProcessor(deps: ProcessorDeps) {
   return async function processTask(job: Job<TaskData>, token?: string): Promise<string> {
     const task = job.data;
-    const log = deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index });
+    // Made on first use: pino serialises a child's bindings when it is created, and most tasks never log.
+    let childLog: Logger | undefined;
+    const log = { get: () => (childLog ??= deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index })) };
     const state = await deps.runs.state(task.runId);
     if (state !== 'running' && state !== 'queued') return 'skipped';
     const spec = await deps.runs.spec(task.runId);
@@ -126,7 +128,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       if (usage.calls === 0) return;
       const spent = usage;
       usage = ZERO_USAGE;
-      await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.warn({ err }, 'reporting the spend of a failed attempt failed'));
+      await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.get().warn({ err }, 'reporting the spend of a failed attempt failed'));
     };
 
     try {
@@ -140,7 +142,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       if (err instanceof QuotaWait) {
         await reportSpend();
         if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
-        log.debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
+        log.get().debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
       }
       const kind = err instanceof MalformedOutputError || err instanceof BlockedOutputError ? undefined : classifyGeminiError(caught);
@@ -165,10 +167,10 @@ export function createTaskProcessor(deps: ProcessorDeps) {
         return publish({ outcome: 'rejected', rejections: [{ id, reason, rule: 'json-parse', detail: err.message }] });
       }
       if (lastAttempt || kind?.kind === 'fatal') {
-        log.warn({ err, attempts: job.attemptsMade + 1 }, 'task failed for good; dead-lettered');
+        log.get().warn({ err, attempts: job.attemptsMade + 1 }, 'task failed for good; dead-lettered');
         return publish({ outcome: 'failed', error: `${err.name}: ${err.message}`.slice(0, 2000), input: task.input });
       }
-      log.debug({ err }, 'task attempt failed; will retry');
+      log.get().debug({ err }, 'task attempt failed; will retry');
       await reportSpend();
       throw err;
     }

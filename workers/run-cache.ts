@@ -3,12 +3,17 @@ import type { RunState } from '../core/runs/run-state.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 
 /**
- * Specs never change after submission, so a worker reads each once; the state is re-read at
- * most every `stateTtlMs` so a cancel reaches every worker quickly without a Redis read per task.
+ * What a worker knows of its runs, so a task costs no Redis read for them:
+ * - the spec, read once per run: a run's spec never changes after submission (a run id is never
+ *   reused, and nothing rewrites the `spec` field);
+ * - the state, re-read at most every `stateTtlMs`: the bound within which a cancel (or a retry
+ *   that reopens a finished run) reaches every worker; tested in test/workers/run-cache.test.ts.
+ * Reads are single-flight: the tasks of a run that find its entry stale together (64 at once at
+ * full concurrency) share one Redis read instead of sending one each.
  */
 export class RunCache {
-  readonly #specs = new Map<string, RunSpec>();
-  readonly #states = new Map<string, { state: RunState | undefined; at: number }>();
+  readonly #specs = new Map<string, RunSpec | Promise<RunSpec | undefined>>();
+  readonly #states = new Map<string, { state: RunState | undefined; at: number; reading?: Promise<RunState | undefined> }>();
 
   constructor(
     readonly runs: RunStore,
@@ -16,23 +21,53 @@ export class RunCache {
     readonly maxRuns = 200,
   ) {}
 
-  async spec(runId: string): Promise<RunSpec | undefined> {
-    let spec = this.#specs.get(runId);
-    if (!spec) {
-      spec = (await this.runs.find(runId))?.spec;
-      if (!spec) return undefined;
-      if (this.#specs.size >= this.maxRuns) this.#specs.delete(this.#specs.keys().next().value!);
-      this.#specs.set(runId, spec);
-    }
-    return spec;
+  spec(runId: string): RunSpec | Promise<RunSpec | undefined> {
+    const cached = this.#specs.get(runId);
+    if (cached) return cached;
+    const reading = this.runs.find(runId).then(
+      (run) => {
+        // A run not found is not remembered: it may be a task that arrived before its run's record.
+        if (run) this.#specs.set(runId, run.spec);
+        else this.#specs.delete(runId);
+        return run?.spec;
+      },
+      (err: unknown) => {
+        this.#specs.delete(runId);
+        throw err;
+      },
+    );
+    this.#remember(this.#specs, runId, reading);
+    return reading;
   }
 
-  async state(runId: string): Promise<RunState | undefined> {
+  state(runId: string): RunState | undefined | Promise<RunState | undefined> {
     const cached = this.#states.get(runId);
-    if (cached && Date.now() - cached.at < this.stateTtlMs) return cached.state;
-    const state = await this.runs.state(runId);
-    if (this.#states.size >= this.maxRuns) this.#states.delete(this.#states.keys().next().value!);
-    this.#states.set(runId, { state, at: Date.now() });
-    return state;
+    if (cached) {
+      if (cached.reading) return cached.reading;
+      if (Date.now() - cached.at < this.stateTtlMs) return cached.state;
+    }
+    const entry = { state: cached?.state, at: cached?.at ?? 0 } as { state: RunState | undefined; at: number; reading?: Promise<RunState | undefined> };
+    entry.reading = this.runs.state(runId).then(
+      (state) => {
+        entry.state = state;
+        entry.at = Date.now();
+        delete entry.reading;
+        return state;
+      },
+      (err: unknown) => {
+        // The next task reads again.
+        delete entry.reading;
+        throw err;
+      },
+    );
+    this.#remember(this.#states, runId, entry);
+    return entry.reading;
+  }
+
+  /** Bounded: the oldest run is forgotten first (runs are few; a forgotten one is read again). */
+  #remember<V>(map: Map<string, V>, runId: string, value: V): void {
+    map.delete(runId);
+    if (map.size >= this.maxRuns) map.delete(map.keys().next().value!);
+    map.set(runId, value);
   }
 }
