@@ -1,5 +1,6 @@
 import type { GoogleGenAI } from '@google/genai';
 import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { FarmConfig } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
@@ -58,16 +59,22 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const releasers = new Releasers(logger);
   const redis = createRedis(config.redisUrl);
   releasers.push(() => redis.disconnect());
+  // The processor's own commands (results, corpus gate, run reads) on a connection that pipelines
+  // what the tasks in flight send in the same tick: one socket write for many, where each write
+  // cost a syscall and a loopback delivery (0.2 ms of CPU per task in the e2e profile). BullMQ
+  // keeps its own connection, whose blocking and ordering needs this would not suit.
+  const tasksRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  releasers.push(() => tasksRedis.disconnect());
   const metrics = options.metrics ?? createFarmMetrics({ labels: { component: 'worker' } });
   metrics.workerConcurrency.set(config.workerConcurrency);
-  const direct = (result: TaskResult) => publishResult(redis, config.prefix, result);
+  const direct = (result: TaskResult) => publishResult(tasksRedis, config.prefix, result);
   const publish = options.wrapPublish ? options.wrapPublish(direct) : direct;
 
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
   const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd, timeoutMs: config.requestTimeoutMs });
-  const runs = new RunCache(new RunStore(redis, config.prefix));
+  const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({
     callModel,
@@ -75,7 +82,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     defaultLimits: parseLimits(config.limits),
     filtersFor: (runId, spec) => {
       let filters = runFilters.get(runId);
-      if (!filters) runFilters.set(runId, (filters = new RunFilters(redis, config.prefix, runId, spec)));
+      if (!filters) runFilters.set(runId, (filters = new RunFilters(tasksRedis, config.prefix, runId, spec)));
       return filters;
     },
     noteQuotaExhausted: async (runId, model, untilMs) => {
@@ -141,6 +148,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       aborting ??= (async () => {
         // First, so BullMQ's and the processor's pending commands reject instead of waiting.
         redis.disconnect();
+        tasksRedis.disconnect();
         // Not awaited: the audit worker, if already draining, keeps waiting for its running task
         // (BullMQ's close is once-only, so force cannot overtake it), and model calls may take
         // minutes. The stage workers' forced close does overtake their drain.
