@@ -13,12 +13,14 @@
  *
  *   npm run bench -- e2e                         BENCH_CALLS=5000 npm run bench -- e2e
  *   BENCH_WORKER_PROF_DIR=/tmp/prof npm run bench -- e2e   (the worker writes a --cpu-prof file there)
+ *   BENCH_WORKER_NODE_ARGS=--trace-gc BENCH_WORKER_LOG=/tmp/worker.log …   (more Node flags; its output kept)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
+import { GoogleGenAI } from '@google/genai';
+import { SIMULATOR_API_KEY } from '../core/gemini/create-gemini-client.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { renderTemplate } from '../core/prompts/render-template.js';
 import { createRedis, deleteKeys } from '../core/redis.js';
@@ -52,7 +54,9 @@ type Proc = 'client' | 'worker' | 'serve' | 'redis' | 'sim';
 
 /** (a) The loop: the documents stage's prompt and config, nothing else. */
 async function runLoop(simUrl: string, simPid: number) {
-  const gemini = createGeminiClient({ baseUrl: simUrl });
+  // The client as a user would make it: no timeout (its timer would outlive every answer, see
+  // workers/call-model.ts), no retry wrapper.
+  const gemini = new GoogleGenAI({ apiKey: SIMULATOR_API_KEY, httpOptions: { baseUrl: simUrl } });
   const template = new PromptLibrary().get('documents');
   const settings = resolveStageSettings(SPEC, 'documents');
   // A document idea and type of the size the simulator brainstorms; the farm's tasks carry its own.
@@ -101,8 +105,10 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
   const env = { REDIS_URL, SDF_PREFIX: PREFIX, DATA_DIR: dataDir, GEMINI_BASE_URL: simUrl, GEMINI_API_KEY: '', PORT: '0', WORKER_METRICS_PORT: '0', WORKER_CONCURRENCY: String(CONCURRENCY), LOG_LEVEL: 'info' };
   const serve = await spawnCli(['serve'], env, /api listening on (http:\/\/[\d.]+:\d+)/);
   children.push(serve.child);
-  const nodeArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [];
-  const worker = await spawnCli(['worker'], env, /worker metrics listening on/, { nodeArgs });
+  const nodeArgs = [...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []), ...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const logFile = process.env.BENCH_WORKER_LOG;
+  const worker = await spawnCli(['worker'], env, /worker metrics listening on (http:\/\/[\d.]+:\d+)/, { nodeArgs, ...(logFile ? { logFile } : {}) });
+  const workerMetrics = worker.match[1]!.replace(/\/$/, '');
   children.push(worker.child);
   const api = serve.match[1]!;
   const pids: Record<Exclude<Proc, 'client'>, number> = { worker: worker.child.pid!, serve: serve.child.pid!, redis: redisPid, sim: simPid };
@@ -114,12 +120,26 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
   if (!res.ok) throw new Error(`submission refused: ${res.status} ${await res.text()}`);
   const { id } = (await res.json()) as { id: string };
   let status: RunStatus;
-  let workerRssMb = 0;
+  // The worker's memory while it works: RSS from /proc, V8 heap and external memory from its metrics.
+  const workerMemory = { rssMb: 0, heapUsedMb: 0, externalMb: 0 };
+  const snapshotsAt = (process.env.BENCH_WORKER_SNAPSHOTS ?? '').split(',').filter(Boolean).map(Number);
   for (let polls = 1; ; polls++) {
     status = (await (await fetch(`${api}/v1/runs/${id}`)).json()) as RunStatus;
-    workerRssMb = Math.max(workerRssMb, usage(pids.worker).rssMb);
+    workerMemory.rssMb = Math.max(workerMemory.rssMb, Math.round(usage(pids.worker).rssMb));
+    if (polls % 4 === 0) {
+      const text = await fetch(`${workerMetrics}/metrics`).then((r) => r.text()).catch(() => '');
+      const gauge = (name: string) => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20);
+      workerMemory.heapUsedMb = Math.max(workerMemory.heapUsedMb, gauge('sdf_nodejs_heap_size_used_bytes'));
+      workerMemory.externalMb = Math.max(workerMemory.externalMb, gauge('sdf_nodejs_external_memory_bytes'));
+    }
     if (['completed', 'cancelled', 'failed'].includes(status.state)) break;
-    if (polls % 40 === 0) console.log(`farm: ${((performance.now() - start) / 1000).toFixed(0)} s, ${status.stages.documents?.done ?? 0} documents done`);
+    // With BENCH_WORKER_NODE_ARGS='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=…': snapshots at these counts.
+    const done = status.stages.documents?.done ?? 0;
+    while (snapshotsAt.length && done >= snapshotsAt[0]!) {
+      snapshotsAt.shift();
+      worker.child.kill('SIGUSR2');
+    }
+    if (polls % 40 === 0) console.log(`farm: ${((performance.now() - start) / 1000).toFixed(0)} s, ${status.stages.documents?.done ?? 0} documents done, worker ${JSON.stringify(workerMemory)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
   const seconds = (performance.now() - start) / 1000;
@@ -137,7 +157,7 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
     seconds,
     cpuS: Object.fromEntries(Object.keys(pids).map((k) => [k, after[k as keyof typeof pids] - before[k as keyof typeof pids]])) as Record<keyof typeof pids, number>,
     peakRssMb,
-    workerRssSampledPeakMb: Math.round(workerRssMb),
+    workerMemory,
   };
 }
 
@@ -188,6 +208,7 @@ async function main(): Promise<void> {
           total: perThousand(farmCpuTotal, farm.tasks),
         },
         peakRssMb: farm.peakRssMb,
+        workerMemorySampledPeakMb: farm.workerMemory,
       },
       farmShareOfLoop: +(farmRate / loopRate).toFixed(3),
       machine: { cores: cpus().length, node: process.version },
@@ -198,7 +219,7 @@ async function main(): Promise<void> {
     console.log(`\n${''.padEnd(6)} ${'tasks/s'.padStart(8)}  ${['client', 'worker', 'serve', 'redis', 'sim', 'total'].map((k) => k.padStart(8)).join(' ')}   (CPU s per 1,000 tasks)`);
     row('loop', figures.loop.tasksPerSecond, { ...figures.loop.cpuSecondsPer1000Tasks, total: figures.loop.cpuSecondsPer1000Tasks.client + figures.loop.cpuSecondsPer1000Tasks.sim });
     row('farm', figures.farm.tasksPerSecond, figures.farm.cpuSecondsPer1000Tasks);
-    console.log(`farm / loop: ${(figures.farmShareOfLoop * 100).toFixed(1)}%; farm peak RSS MB ${JSON.stringify(farm.peakRssMb)}`);
+    console.log(`farm / loop: ${(figures.farmShareOfLoop * 100).toFixed(1)}%; farm peak RSS MB ${JSON.stringify(farm.peakRssMb)}; worker sampled peaks MB ${JSON.stringify(farm.workerMemory)}`);
     // Only a full run's figures are the committed ones; a quick try's go to the temp folder.
     const out = CALLS === 20_000 ? join(ROOT, 'bench/results') : tmpdir();
     mkdirSync(out, { recursive: true });

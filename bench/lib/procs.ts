@@ -4,7 +4,7 @@
  * the same way, whichever benchmark runs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -15,6 +15,8 @@ const TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 export interface SpawnCliOptions {
   /** Extra Node flags before the script (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Also write every line of its output to this file (e.g. for `--trace-gc`). */
+  logFile?: string;
 }
 
 /**
@@ -27,7 +29,9 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, 
     let seen = '';
     const lines = createInterface({ input: child.stdout! });
     const errs = createInterface({ input: child.stderr! });
+    const log = options.logFile ? createWriteStream(options.logFile) : undefined;
     const onLine = (line: string) => {
+      log?.write(line + '\n');
       seen = (seen + line + '\n').slice(-4000);
       const match = ready.exec(line);
       if (match) resolve({ child, match });
