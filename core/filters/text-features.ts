@@ -19,7 +19,10 @@ export function words(text: string): string[] {
 
 /** The first `n` words, lower-cased: how an item opens. */
 export function opening(text: string, n = 5): string {
-  return words(text).slice(0, n).join(' ');
+  // Only the head is tokenized (this runs on every item): if it holds more than n words, the n-th
+  // is whole; otherwise the text is short or oddly spaced, and all of it is read.
+  const head = words(text.slice(0, 32 * (n + 1)));
+  return (head.length > n ? head : words(text)).slice(0, n).join(' ');
 }
 
 /**
