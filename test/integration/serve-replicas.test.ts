@@ -57,7 +57,7 @@ t.test('two serve replicas share the runs, one owner each; when one dies its run
 });
 
 t.test('a replica that joins later gets its share: the first gives runs back', async (t) => {
-  const farm = await startTestFarm(t, { server: 'child', env: { SDF_PRODUCER_LOCK_TTL_MS: '2000' }, sim: { latencyMs: 150, jitterMs: 20 } });
+  const farm = await startTestFarm(t, { server: 'child', env: { SDF_PRODUCER_LOCK_TTL_MS: '2000' }, sim: { latencyMs: 400, jitterMs: 20 } });
   const a = await farm.spawnServe();
   await farm.spawnWorker({ WORKER_CONCURRENCY: '4' });
   const runIds: string[] = [];
@@ -77,6 +77,8 @@ t.test('a replica that joins later gets its share: the first gives runs back', a
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  // Calls of 400 ms at 4 in flight keep the runs going for about half a minute, long enough for a
+  // second serve to start and be given its share even on a loaded machine.
   await waitOwners((owners) => owners.every((o) => o === a.pid));
   t.pass('alone, serve A owns all four runs');
   const b = await farm.spawnServe();
