@@ -22,51 +22,23 @@
  *   npm run bench -- slow-calls        BENCH_CONCURRENCY=3000 npm run bench -- slow-calls
  *   BENCH_WORKER_NODE_ARGS=--cpu-prof npm run bench -- slow-calls   (profile of the worker in bench/results/)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, deleteKeys } from '../core/redis.js';
 import type { RunStatus } from '../core/runs/run-status.js';
 import type { SimStats } from '../sim/index.js';
+import { ROOT, spawnCli, usage } from './lib/procs.js';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 10_000);
 const DOCS_PER_IDEA = Number(process.env.BENCH_DOCS_PER_IDEA ?? 28);
-const ROOT = new URL('../', import.meta.url).pathname;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bench-slow-${process.pid}`;
-const TICKS = Number(process.env.BENCH_CLOCK_TICKS ?? 100);
 const SAMPLE_MS = 500;
 
 const FACTS = Array.from({ length: 10 }, (_, i) => `Aster, the assistant, keeps promise number ${i + 1}: it says plainly what it does not know about topic ${i + 1}.`);
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'bin/sdf-farm.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const lines = createInterface({ input: child.stdout! });
-    const errs = createInterface({ input: child.stderr! });
-    const onLine = (line: string) => {
-      seen = (seen + line + '\n').slice(-4000);
-      const match = ready.exec(line);
-      if (match) resolve({ child, match });
-    };
-    lines.on('line', onLine);
-    errs.on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${seen}`)));
-  });
-}
-
-/** CPU seconds (user + system), current and peak RSS (MB) of a process, from /proc. */
-function usage(pid: number): { cpuS: number; rssMb: number; peakRssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
-  return { cpuS: (Number(fields[11]) + Number(fields[12])) / TICKS, rssMb: kb('VmRSS'), peakRssMb: kb('VmHWM') };
-}
 
 const requestsOf = (stats: SimStats) => Object.values(stats.requests).reduce((sum, byCode) => sum + Object.values(byCode).reduce((a, b) => a + b, 0), 0);
 
@@ -111,7 +83,7 @@ async function main(): Promise<void> {
     children.push(serve.child);
     const profile = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     if (profile.includes('--cpu-prof')) profile.push('--cpu-prof-dir', join(ROOT, 'bench/results'));
-    const worker = await spawnCli(['worker'], env, /worker metrics listening on (http:\/\/[\d.:]+)/, profile);
+    const worker = await spawnCli(['worker'], env, /worker metrics listening on (http:\/\/[\d.:]+)/, { nodeArgs: profile });
     const workerMetrics = worker.match[1]!;
     children.push(worker.child);
     const api = serve.match[1]!;
