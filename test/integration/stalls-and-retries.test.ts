@@ -84,34 +84,16 @@ t.test('two concurrent retry-failed calls re-drive each letter once, and every r
 /** Tasks whose result cannot be published: every third documents task. */
 const unpublishable = (result: TaskResult) => result.stage === 'documents' && result.index % 3 === 0;
 
-t.test('a result whose publish fails on the last attempt: the failed-job report dead-letters the task', async (t) => {
-  const farm = await startTestFarm(t, { env: { LOG_LEVEL: 'fatal', SDF_TASK_ATTEMPTS: '2', SDF_RECONCILE_INTERVAL_MS: '600000' } });
-  const lost: number[] = [];
-  await farm.startWorker({ workerConcurrency: 8 }, {
-    // The processor's publish fails; the report of the job's final failure gets through.
-    wrapPublish: (publish) => async (result) => {
-      if (unpublishable(result) && !result.error?.startsWith('gave up')) {
-        lost.push(result.index);
-        throw new Error('Redis write failed');
-      }
-      await publish(result);
-    },
-  });
-  const runId = await farm.submit(SPEC);
-  const status = await farm.waitFor(runId, undefined, 60_000);
-  t.equal(status.state, 'completed');
-  const unpublished = new Set(lost);
-  t.ok(unpublished.size >= 5, `several tasks could not publish (${unpublished.size})`);
-  t.equal(status.deadLetters, unpublished.size, 'each of them is a dead letter');
-  await assertEachTaskOnce(t, farm, runId, status);
-});
-
-t.test('a result that can never be published, nor its failure: the reconciler finds the failed job and dead-letters it', async (t) => {
-  const farm = await startTestFarm(t, { env: { LOG_LEVEL: 'fatal', SDF_TASK_ATTEMPTS: '2', SDF_RECONCILE_INTERVAL_MS: '1000' } });
+/**
+ * A run whose worker cannot publish the results of some tasks: `fails(result)` says which publishes
+ * fail. Returns the run's final status and the tasks whose publish failed.
+ */
+async function runWithFailingPublish(t: Test, reconcileIntervalMs: number, fails: (result: TaskResult) => boolean) {
+  const farm = await startTestFarm(t, { env: { LOG_LEVEL: 'fatal', SDF_TASK_ATTEMPTS: '2', SDF_RECONCILE_INTERVAL_MS: String(reconcileIntervalMs) } });
   const lost = new Set<number>();
   await farm.startWorker({ workerConcurrency: 8 }, {
     wrapPublish: (publish) => async (result) => {
-      if (unpublishable(result)) {
+      if (fails(result)) {
         lost.add(result.index);
         throw new Error('Redis write failed');
       }
@@ -123,6 +105,17 @@ t.test('a result that can never be published, nor its failure: the reconciler fi
   t.equal(status.state, 'completed');
   t.ok(lost.size >= 5, `several tasks could not publish (${lost.size})`);
   t.equal(status.deadLetters, lost.size, 'each of them is a dead letter');
+  return { farm, runId, status, lost };
+}
+
+t.test('a result whose publish fails on the last attempt: the failed-job report dead-letters the task', async (t) => {
+  // The processor's publish fails; the report of the job's final failure gets through. No reconciler.
+  const { farm, runId, status } = await runWithFailingPublish(t, 600_000, (result) => unpublishable(result) && !result.error?.startsWith('gave up'));
+  await assertEachTaskOnce(t, farm, runId, status);
+});
+
+t.test('a result that can never be published, nor its failure: the reconciler finds the failed job and dead-letters it', async (t) => {
+  const { farm, runId, status, lost } = await runWithFailingPublish(t, 1000, unpublishable);
   const metrics = await (await fetch(`${farm.apiUrl}/metrics`)).text();
   const repairs = Number(/^sdf_reconciler_repairs_total\{[^}]*kind="failed-job"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
   t.equal(repairs, lost.size, 'each repair counted in sdf_reconciler_repairs_total{kind="failed-job"}');
