@@ -13,7 +13,7 @@ import type { UsageReport } from '../core/runs/run-results.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { CallModel } from './call-model.js';
-import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
+import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
 import type { RunCache } from './run-cache.js';
 import { MalformedOutputError } from './worker-errors.js';
 
@@ -35,8 +35,6 @@ export interface AuditWorkerDeps {
 
 /** Quota waits up to this long are waited out in place: the audit's earlier calls are not thrown away. */
 const MAX_IN_PLACE_WAIT_MS = 60_000;
-/** Without a RetryInfo delay, a 429 pauses the model this long (as in the stage processor). */
-const DEFAULT_429_PAUSE_MS = 5000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -79,10 +77,7 @@ export function createAuditWorker(deps: AuditWorkerDeps): Worker<AuditTaskData> 
             await spent({ ...ZERO_USAGE, calls: 1 });
             const kind = classifyGeminiError(caught);
             if (kind.kind !== 'rate-limited') throw caught;
-            const pauseMs = kind.retryAfterMs ?? DEFAULT_429_PAUSE_MS;
-            await deps.limiter?.pause(model, pauseMs, kind.perDay ? 'rpd' : '429');
-            await deps.limiter?.reportRateLimited(model);
-            await sleep(pauseMs);
+            await sleep(await pauseAfterRateLimit(deps.limiter, model, kind));
           }
         }
       };

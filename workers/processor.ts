@@ -15,7 +15,7 @@ import { STAGE_HANDLERS } from './stages/index.js';
 import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
-import { QuotaWait, type QuotaLimiter } from './quota-gate.js';
+import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
 import type { UsageReport } from '../core/runs/run-results.js';
 
@@ -38,9 +38,6 @@ export interface ProcessorDeps {
   /** Records on the run that a model's daily quota is spent, for run status. */
   noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
 }
-
-/** Without a RetryInfo delay, a 429 pauses the model this long. */
-const DEFAULT_429_PAUSE_MS = 5000;
 
 const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
 
@@ -147,9 +144,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       }
       const kind = err instanceof MalformedOutputError || err instanceof BlockedOutputError ? undefined : classifyGeminiError(caught);
       if (kind?.kind === 'rate-limited') {
-        const pauseMs = kind.retryAfterMs ?? DEFAULT_429_PAUSE_MS;
-        await deps.limiter?.pause(settings.model, pauseMs, kind.perDay ? 'rpd' : '429');
-        await deps.limiter?.reportRateLimited(settings.model);
+        const pauseMs = await pauseAfterRateLimit(deps.limiter, settings.model, kind);
         if (kind.perDay) await deps.noteQuotaExhausted?.(task.runId, settings.model, Date.now() + pauseMs);
         await reportSpend();
         return comeBackIn(pauseMs);

@@ -13,6 +13,20 @@ export interface QuotaLimiter {
   reportSuccess(model: string): Promise<unknown>;
 }
 
+/** How long a model is paused after a 429 that says nothing of when to come back. */
+const DEFAULT_429_PAUSE_MS = 5000;
+
+/**
+ * A 429 from the provider: pauses the model farm-wide for as long as it asked (or 5 s) and lowers
+ * its adaptive rate. Returns the pause, which the caller waits out in its own way.
+ */
+export async function pauseAfterRateLimit(limiter: QuotaLimiter | undefined, model: string, rateLimited: { retryAfterMs?: number; perDay?: boolean }): Promise<number> {
+  const pauseMs = rateLimited.retryAfterMs ?? DEFAULT_429_PAUSE_MS;
+  await limiter?.pause(model, pauseMs, rateLimited.perDay ? 'rpd' : '429');
+  await limiter?.reportRateLimited(model);
+  return pauseMs;
+}
+
 /**
  * The quota is not there for a while: the task should give its slot back and come back later
  * (the processor moves it to BullMQ's delayed set without spending an attempt).

@@ -225,15 +225,6 @@ export class RunLedger {
     return { state: (replies[0]?.[1] as string | null) ?? undefined, bits: replies.slice(1).map(([, bit]) => bit === 1) };
   }
 
-  /** Which of these tasks are committed already (one round trip). */
-  async doneBits(runId: string, tasks: { stage: Stage; index: number }[]): Promise<boolean[]> {
-    if (tasks.length === 0) return [];
-    const k = runKeys(this.prefix, runId);
-    const pipeline = this.redis.pipeline();
-    for (const t of tasks) pipeline.getbit(k.done(t.stage), t.index);
-    return ((await pipeline.exec()) ?? []).map(([, bit]) => bit === 1);
-  }
-
   /** Tasks enqueued and not yet committed, per stage: derived from the counters and the done bits. */
   async inflight(runId: string, stages: readonly Stage[]): Promise<Record<string, number>> {
     return (await this.stateAndInflight(runId, stages)).inflight;
