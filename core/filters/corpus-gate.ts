@@ -2,7 +2,7 @@ import type { Redis, Result } from 'ioredis';
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
 import { bandHashes, minhash, packedSignature } from './minhash.js';
-import { hash32, opening, personalNames, sampledNgrams, words } from './text-features.js';
+import { hash32, opening, personalNames, sampledNgrams, tokenize } from './text-features.js';
 
 export const FEATURE_FAMILIES = ['opening', 'name', 'ngram'] as const;
 export type FeatureFamily = (typeof FEATURE_FAMILIES)[number];
@@ -404,7 +404,7 @@ export function corpusFeatures(text: string, openingWords: number, withNgrams: b
   const first = opening(text, openingWords);
   if (first) features.push({ family: 'opening', label: first });
   for (const name of personalNames(text)) features.push({ family: 'name', label: name });
-  if (withNgrams) for (const gram of sampledNgrams(words(text))) features.push({ family: 'ngram', label: gram });
+  if (withNgrams) for (const gram of sampledNgrams(tokenize(text))) features.push({ family: 'ngram', label: gram });
   return features;
 }
 

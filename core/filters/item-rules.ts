@@ -1,6 +1,6 @@
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
-import { hash32, isStopword, words } from './text-features.js';
+import { hash32, isStopword, tokenize, words, type Tokens } from './text-features.js';
 
 /** What a filter looks at: one finished text, with what it was made from. */
 export interface FilterSubject {
@@ -74,11 +74,12 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
       const span = rule.check(subject);
       if (span !== null) return { reason: rule.name, rule: `builtin:${rule.name}`, span: span.slice(0, 200) };
     }
-    const tokens = words(subject.text);
+    const tokens = tokenize(subject.text);
     if (on('length')) {
       const bounds = subject.kind === 'document' ? spec.length.documents : spec.length.chats;
-      if (tokens.length < bounds.minWords || tokens.length > bounds.maxWords) {
-        return { reason: 'length', rule: 'builtin:length', detail: `${tokens.length} words, allowed ${bounds.minWords}–${bounds.maxWords}` };
+      const count = tokens.words.length;
+      if (count < bounds.minWords || count > bounds.maxWords) {
+        return { reason: 'length', rule: 'builtin:length', detail: `${count} words, allowed ${bounds.minWords}–${bounds.maxWords}` };
       }
     }
     if (on('copied-universe') && universeGrams.size > 0) {
@@ -104,7 +105,7 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
  * compared, so a 1,500-character document costs a few hundred multiplications, not 250 strings.
  */
 function copiedWording(universe: string) {
-  const gramKey = (hashes: number[], i: number) => {
+  const gramKey = (hashes: ArrayLike<number>, i: number) => {
     let h = 0x811c9dc5;
     for (let k = i; k < i + COPY_NGRAM; k++) h = Math.imul(h ^ hashes[k]!, 0x01000193) >>> 0;
     return h;
@@ -121,9 +122,8 @@ function copiedWording(universe: string) {
   return {
     size: grams.size,
     /** The first 8-word run of `tokens` that is also the universe's, or null. */
-    find(tokens: string[]): string | null {
+    find({ words: tokens, hashes }: Tokens): string | null {
       if (tokens.length < COPY_NGRAM) return null;
-      const hashes = tokens.map((w) => hash32(w));
       for (let i = 0; i + COPY_NGRAM <= tokens.length; i++) {
         const candidates = grams.get(gramKey(hashes, i));
         if (!candidates) continue;

@@ -1,4 +1,4 @@
-import { hash32, words } from './text-features.js';
+import { tokenize } from './text-features.js';
 
 export const MINHASH_PERMUTATIONS = 64;
 export const LSH_BANDS = 16;
@@ -15,21 +15,41 @@ function fmix32(h: number): number {
 }
 
 const SEEDS = Array.from({ length: MINHASH_PERMUTATIONS }, (_, i) => fmix32(0x9e3779b9 + i * 0x632be5ab));
+const BIN_SHIFT = 32 - Math.log2(MINHASH_PERMUTATIONS);
+const VALUE_MASK = (1 << BIN_SHIFT) - 1;
+const EMPTY = 0xffffffff;
 
-/** MinHash signature over word 5-shingles: equal entries estimate the Jaccard similarity of the shingle sets. */
+/**
+ * MinHash signature over word 5-shingles by one-permutation hashing (Li, Owen & Zhang 2012):
+ * each shingle is hashed once, its top 6 bits pick one of 64 bins and the rest is its value;
+ * a slot is its bin's minimum. Equal slots estimate the Jaccard similarity of the shingle sets as
+ * 64 separate permutations do, at 1/64 of the hashing (it was the largest filter cost per item).
+ * A bin no shingle fell in (short texts) borrows from the next filled bin to its right, mixed
+ * with its own seed and the distance (rotation densification, Shrivastava & Li 2014), so two
+ * texts that agree on the filled bins agree on the borrowed ones too.
+ */
 export function minhash(text: string): Uint32Array {
-  const tokens = words(text);
-  const signature = new Uint32Array(MINHASH_PERMUTATIONS).fill(0xffffffff);
-  const count = Math.max(1, tokens.length - SHINGLE + 1);
-  const hashes = tokens.map((w) => hash32(w));
+  const { hashes } = tokenize(text);
+  const signature = new Uint32Array(MINHASH_PERMUTATIONS).fill(EMPTY);
+  const count = Math.max(1, hashes.length - SHINGLE + 1);
   for (let i = 0; i < count; i++) {
     // A shingle's hash from its words' hashes: no string is built per shingle.
     let shingle = 0x811c9dc5;
     for (let k = i; k < Math.min(i + SHINGLE, hashes.length); k++) shingle = Math.imul(shingle ^ hashes[k]!, 0x01000193) >>> 0;
-    for (let p = 0; p < MINHASH_PERMUTATIONS; p++) {
-      const h = fmix32(shingle ^ SEEDS[p]!);
-      if (h < signature[p]!) signature[p] = h;
-    }
+    const h = fmix32(shingle ^ SEEDS[0]!);
+    const bin = h >>> BIN_SHIFT;
+    const value = h & VALUE_MASK;
+    if (value < signature[bin]!) signature[bin] = value;
+  }
+  if (!signature.includes(EMPTY)) return signature;
+  // Borrowed only from bins a shingle filled (at least one was), never from one filled by borrowing.
+  const filled = signature.slice();
+  for (let bin = 0; bin < MINHASH_PERMUTATIONS; bin++) {
+    if (filled[bin] !== EMPTY) continue;
+    let distance = 1;
+    while (filled[(bin + distance) % MINHASH_PERMUTATIONS] === EMPTY) distance++;
+    const from = filled[(bin + distance) % MINHASH_PERMUTATIONS]!;
+    signature[bin] = fmix32(from ^ SEEDS[bin]! ^ Math.imul(distance, 0x9e3779b9)) & VALUE_MASK;
   }
   return signature;
 }

@@ -17,6 +17,31 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
 }
 
+/** A text's words and each word's hash32, computed once for every filter that reads them. */
+export interface Tokens {
+  words: string[];
+  hashes: Uint32Array;
+}
+
+// The per-item rules, the n-gram sample and MinHash all read one item's words, a few awaits
+// apart (other items' checks interleave), so the last few texts' tokens are kept. Map lookup by
+// a string reuses the string's cached hash, and a hit on the same string object is a pointer compare.
+const recentTokens = new Map<string, Tokens>();
+const RECENT_TOKENS = 16;
+
+/** `words(text)` and their hashes, remembered for the last few texts. */
+export function tokenize(text: string): Tokens {
+  const known = recentTokens.get(text);
+  if (known) return known;
+  const list = words(text);
+  const hashes = new Uint32Array(list.length);
+  for (let i = 0; i < list.length; i++) hashes[i] = hash32(list[i]!);
+  const tokens = { words: list, hashes };
+  if (recentTokens.size >= RECENT_TOKENS) recentTokens.delete(recentTokens.keys().next().value!);
+  recentTokens.set(text, tokens);
+  return tokens;
+}
+
 /** The first `n` words, lower-cased: how an item opens. */
 export function opening(text: string, n = 5): string {
   // Only the head is tokenized (this runs on every item): if it holds more than n words, the n-th
@@ -62,9 +87,8 @@ export function hash32(text: string, seed = 0x811c9dc5): number {
  * its words) so every worker tracks the same subset and an item costs tens of updates, not thousands.
  * N-grams made only of function words are skipped: they recur in any prose.
  */
-export function sampledNgrams(tokens: string[], sampleEvery = 8, min = 2, max = 6): string[] {
-  // Hash each word once and extend n-gram hashes word by word; only sampled n-grams become strings.
-  const hashes = tokens.map((w) => hash32(w));
+export function sampledNgrams({ words: tokens, hashes }: Tokens, sampleEvery = 8, min = 2, max = 6): string[] {
+  // N-gram hashes are extended word by word from the words' hashes; only sampled n-grams become strings.
   const stop = tokens.map((w) => STOPWORDS.has(w));
   const out = new Set<string>();
   for (let i = 0; i < tokens.length; i++) {
