@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliArgs } from './lib/procs.js';
 import pLimit from 'p-limit';
 import { loadConfig } from '../core/config.js';
 import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
@@ -74,7 +75,7 @@ async function farmPhase(): Promise<Figures> {
   const server = await startFarmServer({ config, logger: createLogger('warn'), port: 0 });
   const workers: ChildProcess[] = [];
   for (let i = 0; i < WORKERS; i++) {
-    workers.push(spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/sdf-farm.ts'), 'worker'], { env, stdio: 'inherit' }));
+    workers.push(spawn(process.execPath, cliArgs(['worker']), { env, stdio: 'inherit' }));
   }
   const needed = Math.ceil((RPM * (WINDOW_S + WARMUP_S + 60)) / 60) * 1.5;
   const facts = 10;

@@ -20,11 +20,23 @@ export interface SpawnCliOptions {
 }
 
 /**
- * Starts `sdf-farm <args>` from source and resolves when a line of its output matches `ready`
+ * The farm's processes run as shipped: the compiled `dist/` (`npm run bench` builds it first),
+ * not the sources through tsx, whose loader thread and source maps are not what a deployment
+ * runs. BENCH_FROM_SOURCE=1 runs the sources instead (no build step).
+ */
+const CLI = process.env.BENCH_FROM_SOURCE ? ['--import', 'tsx', join(ROOT, 'bin/sdf-farm.ts')] : [join(ROOT, 'dist/bin/sdf-farm.js')];
+
+/** The command line of `sdf-farm <args>` (after the Node executable). */
+export function cliArgs(args: string[], nodeArgs: string[] = []): string[] {
+  return [...nodeArgs, ...CLI, ...args];
+}
+
+/**
+ * Starts `sdf-farm <args>` and resolves when a line of its output matches `ready`
  * (with the match, e.g. the URL it listens on); rejects if it exits first.
  */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, options: SpawnCliOptions = {}): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'bin/sdf-farm.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, cliArgs(args, options.nodeArgs), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let seen = '';
     const lines = createInterface({ input: child.stdout! });
