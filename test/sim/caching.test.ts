@@ -94,6 +94,13 @@ t.test('implicit caching: a repeated system instruction above the minimum is rep
     const r = await ai.models.generateContent({ model: MODEL, contents: q, config: { systemInstruction: short } });
     t.equal(r.usageMetadata?.cachedContentTokenCount, undefined, `below the minimum nothing is cached (${q})`);
   }
+  // A long prompt whose repeated part is short: what is repeated is below the minimum, so nothing is cached.
+  const longTail = (n: number) => Array.from({ length: 70 }, (_, i) => `Question ${n}, detail ${i}: how many tides did the keeper log in week ${i}?`).join('\n');
+  for (const n of [1, 2]) {
+    const r = await ai.models.generateContent({ model: MODEL, contents: longTail(n), config: { systemInstruction: short } });
+    t.ok(r.usageMetadata!.promptTokenCount! >= 1024, `the whole prompt is above the minimum (${r.usageMetadata!.promptTokenCount})`);
+    t.equal(r.usageMetadata?.cachedContentTokenCount, undefined, 'but its repeated prefix is not: nothing cached');
+  }
   t.same(sim.stats().caching.implicit, { hits: 1, tokens: countTokens(system) });
 
   // The minimum is read per request; a stable prefix at the start of the user turn counts too.
