@@ -21,11 +21,17 @@ import type { ModelPrice } from './model-price.js';
  *   of input, the rule every source above states; it is left to that default below.
  * - Batch: 50% of every standard rate (the default batchDiscount), as the pricing page states.
  * Thinking tokens are billed as output on every model here (the default).
+ * - Explicit cache storage (`cacheStorage`, USD per million tokens per hour): $4.50 for 2.5 Pro,
+ *   as the pricing page is quoted in discuss.ai.google.dev/t/question-about-gemini-api-caching-pricing/107349
+ *   (2025), and $1.00 for 2.5 Flash and Flash-Lite, the Flash figure quoted by
+ *   sukruyusufkaya.com/en/learn/token-ekonomisi/gemini-context-caching-storage-fee-read (May 2026;
+ *   not checked against the pricing page itself: override it if it differs). Models without a
+ *   cited figure have none: their caches' storage is left unpriced.
  */
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
-  'gemini-2.5-pro': { input: 1.25, output: 10, longContext: { aboveTokens: 200_000, input: 2.5, output: 15 } },
-  'gemini-2.5-flash': { input: 0.3, output: 2.5 },
-  'gemini-2.5-flash-lite': { input: 0.1, output: 0.4 },
+  'gemini-2.5-pro': { input: 1.25, output: 10, cacheStorage: 4.5, longContext: { aboveTokens: 200_000, input: 2.5, output: 15 } },
+  'gemini-2.5-flash': { input: 0.3, output: 2.5, cacheStorage: 1 },
+  'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cacheStorage: 1 },
   'gemini-3-pro': { input: 2, output: 12, cachedInput: 0.2, longContext: { aboveTokens: 200_000, input: 4, output: 18, cachedInput: 0.4 } },
   'gemini-3.1-pro': { input: 2, output: 12, cachedInput: 0.2, longContext: { aboveTokens: 200_000, input: 4, output: 18, cachedInput: 0.4 } },
   'gemini-3-flash': { input: 0.5, output: 3, cachedInput: 0.05 },

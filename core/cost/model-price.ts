@@ -23,6 +23,11 @@ export interface ModelPrice extends TokenRates {
   longContext?: TokenRates & { aboveTokens: number };
   /** Share taken off every rate for Batch API calls. @defaultValue 0.5 */
   batchDiscount?: number;
+  /**
+   * Explicit context cache storage, USD per million tokens per hour the cache exists. Absent: the
+   * storage of this model's caches is not priced (left out of the run's cost, not counted free).
+   */
+  cacheStorage?: number;
 }
 
 /** Every rate filled in: what the cost function reads. */
@@ -37,6 +42,7 @@ export interface ResolvedModelPrice {
   rates: ResolvedRates;
   longContext?: ResolvedRates & { aboveTokens: number };
   batchDiscount: number;
+  cacheStorage?: number;
 }
 
 /** Cached input costs about a tenth of fresh input on every current Gemini model. */
@@ -57,5 +63,6 @@ export function resolveModelPrice(price: ModelPrice): ResolvedModelPrice {
     rates: resolveRates(price),
     ...(price.longContext ? { longContext: { ...resolveRates(price.longContext), aboveTokens: price.longContext.aboveTokens } } : {}),
     batchDiscount: price.batchDiscount ?? DEFAULT_BATCH_DISCOUNT,
+    ...(price.cacheStorage !== undefined ? { cacheStorage: price.cacheStorage } : {}),
   };
 }

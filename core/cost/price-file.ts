@@ -19,7 +19,7 @@ import { PriceTable } from './price-table.js';
  * ```
  */
 const RATE_FIELDS = ['input', 'output', 'thinking', 'cachedInput'] as const;
-const PRICE_FIELDS = [...RATE_FIELDS, 'longContext', 'batchDiscount'] as const;
+const PRICE_FIELDS = [...RATE_FIELDS, 'longContext', 'batchDiscount', 'cacheStorage'] as const;
 const LONG_FIELDS = [...RATE_FIELDS, 'aboveTokens'] as const;
 
 type Problems = string[];
@@ -60,6 +60,7 @@ function entryProblems(model: string, entry: unknown, base: ModelPrice | undefin
   if (entry.batchDiscount !== undefined && !(typeof entry.batchDiscount === 'number' && entry.batchDiscount >= 0 && entry.batchDiscount <= 1)) {
     problems.push(`${model}.batchDiscount: must be a share between 0 and 1 (0.5 = half price), got ${JSON.stringify(entry.batchDiscount)}`);
   }
+  if (entry.cacheStorage !== undefined) checkRate(entry.cacheStorage, `${model}.cacheStorage`, problems);
   if (entry.longContext !== undefined) checkLongContext(entry.longContext, `${model}.longContext`, Boolean(base?.longContext), problems);
   return problems;
 }

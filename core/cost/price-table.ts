@@ -66,6 +66,15 @@ export class PriceTable {
   }
 
   /**
+   * USD of keeping an explicit cache of `tokens` for `ms` milliseconds, or undefined when the
+   * model has no storage price.
+   */
+  cacheStorageCostOf(model: string, tokens: number, ms: number): number | undefined {
+    const rate = this.priceOf(model)?.cacheStorage;
+    return rate === undefined ? undefined : (tokens * rate * (ms / 3_600_000)) / 1_000_000;
+  }
+
+  /**
    * What the call's cached tokens saved: its cost with every prompt token at the input rate,
    * minus its cost as billed. 0 without cached tokens; undefined when the model has no price.
    */
