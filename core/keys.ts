@@ -29,6 +29,8 @@ export function runKeys(prefix: string, runId: string) {
     deadLetters: `${base}:dead`,
     /** Hash: `<stage>:<index>` → times that task was re-driven (its job id's generation). */
     redrives: `${base}:redrives`,
+    /** Hash: the run's explicit Gemini caches, `<cache key>` → JSON record (written by the run's owner only: PromptCacheRecords). */
+    promptCaches: `${base}:prompt-caches`,
     /** Prefix of the corpus statistics of the run's documents or chats (see CorpusGate for the keys under it). */
     corpus: (kind: 'document' | 'chat') => `${base}:corpus:${kind}`,
   };

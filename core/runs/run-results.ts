@@ -12,8 +12,11 @@ import type { TaskResult, Usage } from '../task.js';
 
 /** Spend of an attempt that produced no result (it failed and will be retried, or waits for quota). */
 export interface UsageReport {
-  /** The stage, or `audit` for a pattern audit's calls (spend of the run that is no task's). */
-  stage: Stage | 'audit';
+  /**
+   * The stage, or spend of the run that is no task's: `audit` for a pattern audit's calls,
+   * `prompt-cache` for creating and storing its explicit caches.
+   */
+  stage: Stage | 'audit' | 'prompt-cache';
   model: string;
   usage: Usage;
 }
