@@ -51,6 +51,13 @@ export interface FarmConfig {
    * up draining and exits 1: without it, a drain blocked on Redis waits out the whole grace period.
    */
   shutdownRedisTimeoutMs: number;
+  /**
+   * A stage's system instruction (the universe) of at least this many tokens (the farm's estimate)
+   * gets an explicit Gemini cache per run and model; 0 turns explicit caching off.
+   */
+  explicitCacheMinTokens: number;
+  /** TTL of an explicit cache, renewed while its run is active: how long one outlives a farm that died. */
+  explicitCacheTtlS: number;
 }
 
 export interface EnvDoc {
@@ -85,6 +92,8 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
   { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
   { name: 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', default: '5000', description: 'On SIGTERM/SIGINT, a `serve` or `worker` drains for its grace period, unless Redis has not answered for this long: then it closes what it can and exits 1, saying so (tasks in flight return to their queues when their locks expire).' },
+  { name: 'SDF_EXPLICIT_CACHE_MIN_TOKENS', default: '4096', description: 'A stage whose system instruction (the universe context) is at least this many tokens (estimated at 4 characters a token) gets one explicit Gemini context cache per run and model, used by every call of that stage instead of resending it. 4096 is the largest minimum Gemini accepts for a cache on current models (1,024 to 4,096 by model); below it implicit caching still applies. 0 turns explicit caching off.' },
+  { name: 'SDF_EXPLICIT_CACHE_TTL_S', default: '600', description: 'TTL of an explicit cache. The run\'s owner renews it every quarter of this, or every minute if that is sooner, while the run is active and deletes it when the run ends, so if every `serve` dies a cache is billed at most this long past its run.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
 ];
 
@@ -152,5 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
     reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
     shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
+    explicitCacheMinTokens: intVar(env, 'SDF_EXPLICIT_CACHE_MIN_TOKENS', 4096),
+    explicitCacheTtlS: intVar(env, 'SDF_EXPLICIT_CACHE_TTL_S', 600, 1),
   };
 }

@@ -15,6 +15,10 @@ export interface FarmMetrics {
   llmCost: Counter<'model'>;
   /** USD saved by prompt-cache hits: cached tokens at the input rate minus at the cached rate. */
   llmCacheSaving: Counter<'model'>;
+  /** Calls that found their explicit cache gone (expired, deleted) and were sent again with the system instruction. */
+  promptCacheFallbacks: Counter<'model'>;
+  /** What the run owners did to explicit caches: created, adopted, renewed, recreated, refused, deleted, failed. */
+  promptCacheEvents: Counter<'event'>;
   rateLimitWaitSeconds: Counter<'model'>;
   rateLimitWaits: Counter<'model'>;
   rateLimitEffectiveRpm: Gauge<'model'>;
@@ -119,6 +123,18 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
       name: 'sdf_llm_cache_saving_usd_total',
       help: 'Estimated US dollars saved by prompt caching (cachedContentTokenCount), by model: those tokens at the full input rate minus at the cached rate.',
       labelNames: ['model'],
+      registers,
+    }),
+    promptCacheFallbacks: new Counter({
+      name: 'sdf_prompt_cache_fallbacks_total',
+      help: 'Model calls whose explicit context cache was gone (expired or deleted), sent again with the system instruction, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    promptCacheEvents: new Counter({
+      name: 'sdf_prompt_cache_events_total',
+      help: 'Explicit context cache operations by the run owners: created, adopted (made by an owner that died), renewed, recreated (found gone), refused (by Gemini), deleted, failed.',
+      labelNames: ['event'],
       registers,
     }),
     rateLimitWaitSeconds: new Counter({

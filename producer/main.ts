@@ -8,6 +8,11 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import { Producer } from './producer.js';
 import { Releasers } from '../core/releasers.js';
 import { registerQueueGauges } from './queue-gauges.js';
+import type { GoogleGenAI } from '@google/genai';
+import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
+import { loadPriceTable } from '../core/cost/price-file.js';
+import { PromptLibrary } from '../core/prompts/prompt-library.js';
+import { PromptCacheKeeper } from './prompt-cache-keeper.js';
 
 export interface FarmServer {
   api: ApiServer;
@@ -22,7 +27,7 @@ export interface FarmServer {
  * `sdf-farm serve`: the API and the producer in one process (the API's exports read the files
  * the producer writes). Releasers run in reverse order on close; each step is guarded.
  */
-export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number }): Promise<FarmServer> {
+export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number; gemini?: GoogleGenAI }): Promise<FarmServer> {
   const { config, logger } = options;
   const releasers = new Releasers(logger);
   const redis = createRedis(config.redisUrl);
@@ -33,6 +38,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   const metrics = createFarmMetrics({ labels: { component: 'serve' } });
   registerQueueGauges(metrics, queues, runs);
 
+  const promptCaches = promptCacheKeeper(config, options.gemini, redis, metrics, logger);
   const producer = new Producer({
     redis,
     connection: redis,
@@ -47,6 +53,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
     retentionS: config.runRetentionS,
     reconcileIntervalMs: config.reconcileIntervalMs,
     metrics,
+    ...(promptCaches ? { promptCaches } : {}),
     logger: logger.child({ component: 'producer' }),
   });
   producer.start();
@@ -68,4 +75,32 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
     metrics,
     close: () => releasers.release(),
   };
+}
+
+/**
+ * The run owners' explicit caching (SDF_EXPLICIT_CACHE_MIN_TOKENS > 0): needs this process to
+ * reach Gemini (GEMINI_API_KEY or GEMINI_BASE_URL), as workers do.
+ */
+function promptCacheKeeper(config: FarmConfig, given: GoogleGenAI | undefined, redis: ReturnType<typeof createRedis>, metrics: FarmMetrics, logger: Logger): PromptCacheKeeper | undefined {
+  if (config.explicitCacheMinTokens <= 0) return undefined;
+  const gemini =
+    given ??
+    (config.geminiApiKey || config.geminiBaseUrl
+      ? createGeminiClient({ ...(config.geminiApiKey ? { apiKey: config.geminiApiKey } : {}), ...(config.geminiBaseUrl ? { baseUrl: config.geminiBaseUrl } : {}), timeoutMs: config.requestTimeoutMs })
+      : undefined);
+  if (!gemini) {
+    logger.info('explicit context caching off: this serve has no Gemini settings (GEMINI_API_KEY or GEMINI_BASE_URL)');
+    return undefined;
+  }
+  return new PromptCacheKeeper({
+    gemini,
+    redis,
+    prefix: config.prefix,
+    prompts: new PromptLibrary(config.promptsDir),
+    prices: loadPriceTable(config.pricesFile),
+    minTokens: config.explicitCacheMinTokens,
+    ttlS: config.explicitCacheTtlS,
+    logger: logger.child({ component: 'prompt-cache' }),
+    metrics,
+  });
 }

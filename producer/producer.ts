@@ -12,6 +12,7 @@ import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
 import { RunDriver } from './run-driver.js';
 import { RunLeases } from './run-leases.js';
+import type { PromptCacheKeeper } from './prompt-cache-keeper.js';
 
 export interface ProducerOptions {
   redis: Redis;
@@ -37,10 +38,12 @@ export interface ProducerOptions {
   /** A run with no commit for this long is reconciled against BullMQ. @defaultValue 30000 */
   reconcileIntervalMs?: number;
   metrics?: FarmMetrics;
+  /** Keeps the explicit Gemini caches of the runs this process owns; absent = none made. */
+  promptCaches?: PromptCacheKeeper;
   logger: Logger;
 }
 
-type Resolved = Required<Omit<ProducerOptions, 'metrics'>> & { metrics: FarmMetrics | undefined };
+type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'promptCaches'>> & Pick<ProducerOptions, 'metrics' | 'promptCaches'>;
 
 /**
  * Drives the runs this process owns. Runs are shared among `serve` processes by leases
@@ -79,7 +82,6 @@ export class Producer {
       retentionS: 604_800,
       reconcileIntervalMs: 30_000,
       ...options,
-      metrics: options.metrics,
     };
     const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
     this.ledger = new RunLedger(redis, prefix);
@@ -100,6 +102,7 @@ export class Producer {
   start(): void {
     if (this.#timer || this.#stopped) return;
     this.leases.start();
+    this.#options.promptCaches?.start(() => this.#options.runs.activeRunIds());
     this.#timer = setInterval(() => void this.tick(), this.#options.tickMs);
     void this.tick();
     this.#reading = this.#readLoop();
@@ -142,7 +145,10 @@ export class Producer {
         await this.leases.release(runId);
         continue;
       }
-      this.#drivers.set(runId, this.#newDriver(runId, run.spec));
+      const driver = this.#newDriver(runId, run.spec);
+      // The run's explicit caches first (bounded), so its tasks find them from the start.
+      await withTimeout(this.#options.promptCaches?.track(runId, run.spec, driver.plan.stages, () => this.leases.token(runId)), CACHES_FIRST_MS);
+      this.#drivers.set(runId, driver);
       logger.info({ runId }, 'took ownership of run');
     }
   }
@@ -176,7 +182,10 @@ export class Producer {
     const step = driver.idle().then(async () => {
       this.#stepsWaiting.delete(runId);
       try {
-        if (!(await driver.step())) await this.#release(runId);
+        const going = await driver.step();
+        // false: the run is over (completed, cancelled, failed, deleted); undefined: the driver was closed (run lost).
+        if (going === false) await this.#options.promptCaches?.end(runId);
+        if (!going) await this.#release(runId);
       } catch (err) {
         this.#failed(runId, err, 'driving run failed');
       }
@@ -237,12 +246,15 @@ export class Producer {
   #drop(runId: string): void {
     const driver = this.#drivers.get(runId);
     this.#drivers.delete(runId);
+    this.#options.promptCaches?.untrack(runId);
     void driver?.close();
   }
 
   async #release(runId: string): Promise<void> {
     const driver = this.#drivers.get(runId);
     this.#drivers.delete(runId);
+    // A run given back keeps its caches for its next owner (a run that ended had them deleted first).
+    this.#options.promptCaches?.untrack(runId);
     await driver?.close();
     await this.leases.release(runId);
   }
@@ -255,6 +267,7 @@ export class Producer {
       const steps: [string, () => Promise<unknown>][] = [
         ['tick', async () => this.#ticking],
         ['result reader', async () => this.#reading],
+        ['prompt caches', async () => this.#options.promptCaches?.close()],
         ['runs', () => Promise.all([...this.#drivers.keys()].map((id) => this.#release(id)))],
         ['leases', () => this.leases.close()],
         ['audit queue', () => this.#auditQueue.close()],
@@ -275,6 +288,17 @@ export class Producer {
 /** The least time between two reads of a run's results while they come in small batches. */
 const BATCH_LINGER_MS = 20;
 
+/** Longest a newly owned run waits for its explicit caches before its tasks go out anyway. */
+const CACHES_FIRST_MS = 10_000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits for `work` at most `ms` (it carries on regardless). */
+async function withTimeout(work: Promise<void> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
