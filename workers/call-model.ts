@@ -14,6 +14,8 @@ export interface ModelRequest {
   schema?: Record<string, unknown>;
   /** Farm-wide quota of this model for this run; absent = unlimited. */
   limits?: ModelLimits;
+  /** An explicit cache holding `system` (workers/call-with-prompt-cache.ts): named instead of sending it. */
+  cachedContent?: string;
 }
 
 export interface CallModelDeps {
@@ -68,7 +70,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
         config: {
           abortSignal: deadline.signal,
           httpOptions: NO_SDK_TIMEOUT,
-          ...(request.system ? { systemInstruction: request.system } : {}),
+          ...(request.cachedContent ? { cachedContent: request.cachedContent } : request.system ? { systemInstruction: request.system } : {}),
           temperature: request.temperature,
           maxOutputTokens: request.maxOutputTokens,
           ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),

@@ -15,6 +15,8 @@ import { loadPriceTable } from '../core/cost/price-file.js';
 import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
+import { PromptCacheRecords } from '../core/prompt-cache/prompt-cache-records.js';
+import { PromptCacheNames } from './prompt-cache-names.js';
 import { createCallModel } from './call-model.js';
 import { createQuotaGate } from './quota-gate.js';
 import { RunFilters } from '../core/filters/run-filters.js';
@@ -93,6 +95,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     prompts,
     publish,
     reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report),
+    // Whatever the run's owner recorded; a worker makes no cache itself.
+    promptCaches: { names: new PromptCacheNames(new PromptCacheRecords(tasksRedis, config.prefix)), metrics, logger: logger.child({ component: 'prompt-cache' }) },
     metrics,
     logger: logger.child({ component: 'processor' }),
   });

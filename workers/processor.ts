@@ -9,6 +9,7 @@ import { ZERO_USAGE, addUsage, taskId, type Rejection, type TaskData, type TaskR
 import { toError } from '../core/errors.js';
 import { classifyGeminiError } from '../core/gemini/classify-error.js';
 import type { CallModel } from './call-model.js';
+import { callWithPromptCache, type PromptCacheUse } from './call-with-prompt-cache.js';
 import type { RunCache } from './run-cache.js';
 import type { StageContext, StageOutcome } from './stage-context.js';
 import { STAGE_HANDLERS } from './stages/index.js';
@@ -37,6 +38,8 @@ export interface ProcessorDeps {
   defaultLimits?: LimitsTable;
   /** Records on the run that a model's daily quota is spent, for run status. */
   noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
+  /** The runs' explicit caches (names from the run owner's records); absent = system instructions always sent. */
+  promptCaches?: PromptCacheUse;
 }
 
 const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
@@ -78,7 +81,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       const systemTemplate = override?.system ?? template.system;
       let answer;
       try {
-        answer = await deps.callModel({
+        answer = await callWithPromptCache(deps.callModel, deps.promptCaches, task.runId, {
           model: settings.model,
           user: renderTemplate(userTemplate, values),
           ...(systemTemplate ? { system: renderTemplate(systemTemplate, { universe: spec.universe, ...values }) } : {}),

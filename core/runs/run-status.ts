@@ -3,6 +3,7 @@ import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore, RunSummary } from './run-store.js';
+import { PromptCacheRecords } from '../prompt-cache/prompt-cache-records.js';
 
 export interface StageStatus {
   queued: number;
@@ -27,6 +28,17 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   unpricedCalls: number;
   unpricedModels: string[];
   deadLetters: number;
+  /** The run's explicit Gemini caches (deleted, and so gone from here, when the run ends). */
+  promptCaches: PromptCacheStatus[];
+}
+
+export interface PromptCacheStatus {
+  model: string;
+  stages: Stage[];
+  /** `live`: calls use it; `creating`: on its way; `refused`: Gemini would not make it (calls send the system instruction). */
+  state: 'creating' | 'live' | 'refused';
+  tokens?: number;
+  expireTime?: string;
 }
 
 function emptyStage(): StageStatus {
@@ -39,7 +51,7 @@ function emptyStage(): StageStatus {
  */
 export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
-  const [stats, deadLetters] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters)]);
+  const [stats, deadLetters, caches] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters), new PromptCacheRecords(redis, prefix).all(run.id)]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
   const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
   for (const [field, value] of Object.entries(stats)) {
@@ -76,5 +88,6 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
     deadLetters,
+    promptCaches: [...caches.values()].map((c) => ({ model: c.model, stages: c.stages, state: c.state, ...(c.state === 'live' ? { tokens: c.tokens, expireTime: c.expireTime } : {}) })),
   };
 }
