@@ -43,6 +43,12 @@ export interface SimOptions {
   duplicateRate: number;
   /** Planting rate per pattern id; defaults from PLANTED_PATTERNS. */
   patternRates: Record<string, number>;
+  /**
+   * Implicit caching: a request whose system instruction (at least this many tokens) the same
+   * model saw in the last 5 minutes reports it as `cachedContentTokenCount`. Gemini's minimum is
+   * 1,024 to 4,096 tokens depending on the model. @defaultValue 1024
+   */
+  implicitCacheMinTokens: number;
 }
 
 export function defaultPatternRates(): Record<string, number> {
@@ -69,6 +75,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   unsuitableRate: 0.1,
   duplicateRate: 0,
   patternRates: defaultPatternRates(),
+  implicitCacheMinTokens: 1024,
 };
 
 const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate'] as const;
@@ -76,7 +83,7 @@ const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRa
 /** Defaults merged once, then every field checked; a bad value throws naming the option. */
 export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions {
   const options: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial, patternRates: { ...defaultPatternRates(), ...partial.patternRates } };
-  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs'] as const) {
+  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs', 'implicitCacheMinTokens'] as const) {
     if (!Number.isFinite(options[field]) || options[field] < 0) throw new Error(`sim option ${field}: must be a number >= 0, got ${options[field]}`);
   }
   if (!Number.isFinite(options.quotaWindowMs) || options.quotaWindowMs < 1) throw new Error(`sim option quotaWindowMs: must be a number >= 1, got ${options.quotaWindowMs}`);

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { detectStage } from './detect-stage.js';
 import { FaultSchedule } from './fault-schedule.js';
+import { ImplicitCache } from './implicit-cache.js';
 import { createSimMetrics } from './metrics.js';
 import { resolveSimOptions, type SimOptions } from './options.js';
 import { SimQuota, type QuotaPeak } from './quota.js';
@@ -23,6 +24,8 @@ export interface SimStats {
   inFlight: number;
   /** The most `inFlight` has been since the simulator started: what a client managed to hold open. */
   peakInFlight: number;
+  /** Answers that reported cached prompt tokens, and how many they reported in all. */
+  caching: { implicit: { hits: number; tokens: number } };
 }
 
 export interface RunningSim {
@@ -73,7 +76,8 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
   const options = resolveSimOptions(partial);
   const metrics = createSimMetrics();
   const quota = new SimQuota({ rpm: options.rpm, tpm: options.tpm, rpd: options.rpd, windowMs: options.quotaWindowMs });
-  const stats: Omit<SimStats, 'quota' | 'inFlight' | 'peakInFlight'> = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0 };
+  const stats: Omit<SimStats, 'quota' | 'inFlight' | 'peakInFlight'> = { requests: {}, finishReasons: {}, stages: {}, planted: {}, documents: 0, caching: { implicit: { hits: 0, tokens: 0 } } };
+  const implicitCache = new ImplicitCache();
   let inFlight = 0;
   let peakInFlight = 0;
   const snapshot = (): SimStats => ({ ...structuredClone(stats), quota: quota.peaks(), inFlight, peakInFlight });
@@ -182,12 +186,17 @@ export async function startSim(partial: Partial<SimOptions> = {}): Promise<Runni
       stats.finishReasons.MAX_TOKENS = (stats.finishReasons.MAX_TOKENS ?? 0) + 1;
     }
     const outputTokens = countTokens(text);
+    const cached = implicitCache.cachedTokens(model, system, countTokens(system), options.implicitCacheMinTokens);
+    if (cached > 0) {
+      stats.caching.implicit.hits++;
+      stats.caching.implicit.tokens += cached;
+    }
     metrics.tokens.inc({ model, kind: 'prompt' }, promptTokens);
     metrics.tokens.inc({ model, kind: 'output' }, outputTokens);
     count(model, 200);
     return sendJson(res, 200, {
       candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason, index: 0 }],
-      usageMetadata: { promptTokenCount: promptTokens, candidatesTokenCount: outputTokens, totalTokenCount: promptTokens + outputTokens },
+      usageMetadata: { promptTokenCount: promptTokens, candidatesTokenCount: outputTokens, totalTokenCount: promptTokens + outputTokens, ...(cached > 0 ? { cachedContentTokenCount: cached } : {}) },
       modelVersion: model,
       responseId: randomBytes(8).toString('hex'),
     });
