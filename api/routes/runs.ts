@@ -7,7 +7,8 @@ import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
 import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
-import { estimateRun } from '../../producer/run-estimate.js';
+import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
+import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { projectRunCost } from '../../producer/cost-projection.js';
 import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
 
@@ -45,11 +46,25 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     return { runs };
   });
 
+  // A run's spec never changes: its parsed spec and estimate are kept for the status polls that
+  // follow (a few hundred runs; the oldest go first), so a poll does not read and parse the spec.
+  const estimates = new Map<string, { spec: RunSpec; estimate: RunEstimate }>();
+  const estimateOf = async (id: string) => {
+    let known = estimates.get(id);
+    if (!known) {
+      const { spec } = await app.farm.runs.get(id);
+      known = { spec, estimate: estimateRun(spec, estimateOptions) };
+      estimates.set(id, known);
+      if (estimates.size > 256) estimates.delete(estimates.keys().next().value!);
+    }
+    return known;
+  };
+
   // One run's status, with its cost projection (the list leaves it out: it needs each run's spec).
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
-    const { spec, ...run } = await app.farm.runs.get(request.params.id);
-    const status = await readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
-    return { ...status, projection: projectRunCost(spec, status, estimateRun(spec, estimateOptions)) };
+    const run = await app.farm.runs.getSummary(request.params.id);
+    const [status, { spec, estimate }] = await Promise.all([readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues), estimateOf(run.id)]);
+    return { ...status, projection: projectRunCost(spec, status, estimate) };
   });
 
   app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {
