@@ -12,7 +12,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
 import { loadPriceTable } from '../core/cost/price-file.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
-import { PromptCacheKeeper } from './prompt-cache-keeper.js';
+import { PromptCacheKeeper, type PromptCacheKeeperOptions } from './prompt-cache-keeper.js';
 
 export interface FarmServer {
   api: ApiServer;
@@ -38,7 +38,9 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   const metrics = createFarmMetrics({ labels: { component: 'serve' } });
   registerQueueGauges(metrics, queues, runs);
 
-  const promptCaches = promptCacheKeeper(config, options.gemini, redis, metrics, logger);
+  const prices = loadPriceTable(config.pricesFile);
+  const prompts = new PromptLibrary(config.promptsDir);
+  const promptCaches = promptCacheKeeper(config, { gemini: options.gemini, redis, prices, prompts, metrics, logger });
   const producer = new Producer({
     redis,
     connection: redis,
@@ -60,7 +62,19 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   releasers.push(() => producer.close());
 
   const api = await startApiServer({
-    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, metrics, apiToken: config.apiToken },
+    services: {
+      redis,
+      prefix: config.prefix,
+      runs,
+      queues,
+      dataDir: config.dataDir,
+      taskAttempts: config.taskAttempts,
+      leaseTtlMs: config.producerLockTtlMs,
+      metrics,
+      apiToken: config.apiToken,
+      prices,
+      prompts,
+    },
     port: options.port ?? config.port,
     host: config.host,
     logger,
@@ -81,10 +95,14 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
  * The run owners' explicit caching (SDF_EXPLICIT_CACHE_MIN_TOKENS > 0): needs this process to
  * reach Gemini (GEMINI_API_KEY or GEMINI_BASE_URL), as workers do.
  */
-function promptCacheKeeper(config: FarmConfig, given: GoogleGenAI | undefined, redis: ReturnType<typeof createRedis>, metrics: FarmMetrics, logger: Logger): PromptCacheKeeper | undefined {
+function promptCacheKeeper(
+  config: FarmConfig,
+  deps: Pick<PromptCacheKeeperOptions, 'redis' | 'prices' | 'prompts' | 'metrics' | 'logger'> & { gemini: GoogleGenAI | undefined },
+): PromptCacheKeeper | undefined {
+  const { logger } = deps;
   if (config.explicitCacheMinTokens <= 0) return undefined;
   const gemini =
-    given ??
+    deps.gemini ??
     (config.geminiApiKey || config.geminiBaseUrl
       ? createGeminiClient({ ...(config.geminiApiKey ? { apiKey: config.geminiApiKey } : {}), ...(config.geminiBaseUrl ? { baseUrl: config.geminiBaseUrl } : {}), timeoutMs: config.requestTimeoutMs })
       : undefined);
@@ -93,14 +111,11 @@ function promptCacheKeeper(config: FarmConfig, given: GoogleGenAI | undefined, r
     return undefined;
   }
   return new PromptCacheKeeper({
+    ...deps,
     gemini,
-    redis,
     prefix: config.prefix,
-    prompts: new PromptLibrary(config.promptsDir),
-    prices: loadPriceTable(config.pricesFile),
     minTokens: config.explicitCacheMinTokens,
     ttlS: config.explicitCacheTtlS,
     logger: logger.child({ component: 'prompt-cache' }),
-    metrics,
   });
 }
