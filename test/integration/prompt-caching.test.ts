@@ -91,6 +91,20 @@ t.test('a universe above the threshold: one explicit cache per (run, model, syst
   t.equal(farm.sim.stats().calls['caches.delete'], 3, 'each deleted once the run completed');
 });
 
+t.test('a run deleted mid-run (cancelled, then removed) has its caches deleted too', async (t) => {
+  const farm = await startTestFarm(t, {
+    sim: { latencyMs: 300, explicitCacheMinTokens: 200 },
+    env: { SDF_EXPLICIT_CACHE_MIN_TOKENS: '300' },
+  });
+  await farm.startWorker({ workerConcurrency: 4 });
+  const runId = await farm.submit(cachedSpec(4));
+  await until('the run\'s caches', async () => (await farmCaches(farm)).length === 3);
+  const res = await fetch(`${farm.apiUrl}/v1/runs/${runId}`, { method: 'DELETE' });
+  t.equal(res.status, 200);
+  await until('the caches deleted', async () => (await farmCaches(farm)).length === 0, 20_000);
+  t.equal(farm.sim.stats().calls['caches.delete'], 3, 'each deleted once, by the run\'s owner as the run ended');
+});
+
 t.test('below the threshold no explicit cache is made; implicit caching of the stable prefix still reports cached tokens', async (t) => {
   const farm = await startTestFarm(t, { sim: { implicitCacheMinTokens: 100, explicitCacheMinTokens: 1 } });
   await farm.startWorker({ workerConcurrency: 4 });
