@@ -21,8 +21,9 @@ function tempDir(t: Test): string {
 }
 
 t.test('an inlined batch goes PENDING → RUNNING → SUCCEEDED and answers each request like generateContent, with its metadata key, using no online quota', async (t) => {
-  // rpm 1: had the batch used the online quota, the online call below would be refused.
-  const { sim, ai } = await simAndClient(t, { batchDelayMs: 600, rpm: 1 });
+  // rpm 1: had the batch used the online quota, the online call below would be refused. A long
+  // delay so that polls every 20 ms see RUNNING (750 ms of it) even on a loaded machine.
+  const { sim, ai } = await simAndClient(t, { batchDelayMs: 1_500, rpm: 1 });
   const created = await ai.batches.create({
     model: MODEL,
     src: PROMPTS.map((text, i) => ({ contents: text, metadata: { key: `k${i}` } })),
@@ -33,7 +34,7 @@ t.test('an inlined batch goes PENDING → RUNNING → SUCCEEDED and answers each
 
   const { job, states } = await waitForBatch(ai, created.name!);
   t.same(states, ['JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED'], 'every state, in order');
-  t.ok(job.endTime && Date.parse(job.endTime) - Date.parse(job.createTime!) >= 600, 'it ended no sooner than batchDelayMs');
+  t.ok(job.endTime && Date.parse(job.endTime) - Date.parse(job.createTime!) >= 1_500, 'it ended no sooner than batchDelayMs');
   const answers = job.dest?.inlinedResponses ?? [];
   t.same(
     answers.map((a) => a.metadata),
