@@ -57,9 +57,10 @@ t.test('a request using a cache may not also set systemInstruction or tools, nor
 
 t.test('a cache expires by its ttl: it is then gone from get, list and generateContent', async (t) => {
   const { ai } = await simAndClient(t, { explicitCacheMinTokens: 1 });
-  const cache = await ai.caches.create({ model: MODEL, config: { contents: universe(2), ttl: '0.3s' } });
+  const cache = await ai.caches.create({ model: MODEL, config: { contents: universe(2), ttl: '1.5s' } });
+  t.equal(Date.parse(cache.expireTime!) - Date.parse(cache.createTime!), 1_500, 'a fractional ttl');
   await ai.models.generateContent({ model: MODEL, contents: 'Still there?', config: { cachedContent: cache.name! } });
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, Date.parse(cache.expireTime!) + 50 - Date.now()));
   await t.rejects(ai.caches.get({ name: cache.name! }), /PERMISSION_DENIED/);
   await t.rejects(ai.models.generateContent({ model: MODEL, contents: 'Still there?', config: { cachedContent: cache.name! } }), /PERMISSION_DENIED/);
   t.same((await ai.caches.list()).page, []);
