@@ -165,7 +165,8 @@ export class RunDriver {
       await this.#open();
       if (state === 'queued') {
         await this.#start(token);
-        await runs.markRunning(this.runId);
+        // A cancel that landed meanwhile wins: the next step sees it and lets the run go.
+        if (!(await runs.markRunning(this.runId))) return true;
         logger.info({ runId: this.runId, name: this.spec.name }, 'run started');
         // Starting enqueued the root tasks: count again.
         inflight = await ledger.inflight(this.runId, this.plan.stages);

@@ -28,6 +28,12 @@ if ARGV[4] ~= '' then redis.call('hset', KEYS[1], 'error', ARGV[4]) end
 redis.call('srem', KEYS[2], ARGV[1])
 return 1`;
 
+/** KEYS: meta. ARGV: startedAt. → 1 moved to running, 0 not queued (left as it is). */
+const MARK_RUNNING = `
+if redis.call('hget', KEYS[1], 'state') ~= 'queued' then return 0 end
+redis.call('hset', KEYS[1], 'state', 'running', 'startedAt', ARGV[1])
+return 1`;
+
 /**
  * Creates a run and claims its idempotency key in one step, so a crash can never leave a key
  * that names a run which does not exist. A key whose run is gone (deleted) is claimed afresh.
@@ -131,8 +137,12 @@ export class RunStore {
     return this.redis.smembers(farmKeys(this.prefix).activeRuns);
   }
 
-  async markRunning(id: string): Promise<void> {
-    await this.redis.hset(runKeys(this.prefix, id).meta, { state: 'running', startedAt: new Date().toISOString() });
+  /**
+   * queued → running, only from queued: a cancel that lands while the run is being started must
+   * not be overwritten (the run would read `running` while out of the active set, driven by no one).
+   */
+  async markRunning(id: string): Promise<boolean> {
+    return (await this.redis.eval(MARK_RUNNING, 1, runKeys(this.prefix, id).meta, new Date().toISOString())) === 1;
   }
 
   /** Moves a run to a final state once; a run already final keeps its state. Returns whether it moved. */

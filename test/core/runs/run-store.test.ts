@@ -20,6 +20,19 @@ t.test('a cancel racing the completion: exactly one of them moves the run, and t
   await t.rejects(runs.finish('run_missing', 'completed'), { name: 'NotFoundError' });
 });
 
+t.test('a cancel that lands while the run is being started is not overwritten by the start', async (t) => {
+  const { redis, prefix } = await testRedis(t, 'start');
+  const runs = new RunStore(redis, prefix);
+  const { run } = await runs.create(SPEC);
+  t.ok(await runs.finish(run.id, 'cancelled'));
+  t.notOk(await runs.markRunning(run.id), 'the start does not move a cancelled run');
+  t.equal(await runs.state(run.id), 'cancelled');
+  const { run: next } = await runs.create(SPEC);
+  t.ok(await runs.markRunning(next.id), 'a queued run starts');
+  t.equal(await runs.state(next.id), 'running');
+  t.notOk(await runs.markRunning(next.id), 'once');
+});
+
 t.test('the dead-letter list pages through HSCAN: all of a large list, or up to the limit', async (t) => {
   const { redis, prefix } = await testRedis(t, 'dead');
   const runs = new RunStore(redis, prefix);
