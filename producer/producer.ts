@@ -7,6 +7,7 @@ import { AUDIT_QUEUE, type AuditTaskData, type StageQueues } from '../core/queue
 import { FencedError, RunLedger } from '../core/runs/run-ledger.js';
 import type { RunStore } from '../core/runs/run-store.js';
 import { toError } from '../core/errors.js';
+import { isFinal } from '../core/runs/run-state.js';
 import { AuditTrigger } from './audit-trigger.js';
 import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
@@ -63,6 +64,7 @@ export class Producer {
   readonly #auditQueue: Queue<AuditTaskData>;
   /** Per run, a step queued behind the driver's current operation (later callers join it). */
   readonly #stepsWaiting = new Map<string, Promise<void>>();
+  readonly #releasing = new Map<string, Promise<void>>();
   readonly #audits: AuditTrigger;
   readonly #reader: Redis;
   #timer: NodeJS.Timeout | undefined;
@@ -182,10 +184,7 @@ export class Producer {
     const step = driver.idle().then(async () => {
       this.#stepsWaiting.delete(runId);
       try {
-        const going = await driver.step();
-        // false: the run is over (completed, cancelled, failed, deleted); undefined: the driver was closed (run lost).
-        if (going === false) await this.#options.promptCaches?.end(runId);
-        if (!going) await this.#release(runId);
+        if (!(await driver.step())) await this.#release(runId);
       } catch (err) {
         this.#failed(runId, err, 'driving run failed');
       }
@@ -250,13 +249,40 @@ export class Producer {
     void driver?.close();
   }
 
-  async #release(runId: string): Promise<void> {
+  /** Lets a run go (it is over, or given back); one release at a time per run, later callers join it. */
+  #release(runId: string): Promise<void> {
+    let releasing = this.#releasing.get(runId);
+    if (!releasing) {
+      releasing = this.#releaseNow(runId).finally(() => this.#releasing.delete(runId));
+      this.#releasing.set(runId, releasing);
+    }
+    return releasing;
+  }
+
+  async #releaseNow(runId: string): Promise<void> {
     const driver = this.#drivers.get(runId);
     this.#drivers.delete(runId);
-    // A run given back keeps its caches for its next owner (a run that ended had them deleted first).
-    this.#options.promptCaches?.untrack(runId);
     await driver?.close();
+    // Still under the lease, so the caches' records are cleared by their owner.
+    await this.#settleCaches(runId);
     await this.leases.release(runId);
+  }
+
+  /** A run that is over (or gone) has its explicit caches deleted; one given back keeps them for its next owner. */
+  async #settleCaches(runId: string): Promise<void> {
+    const caches = this.#options.promptCaches;
+    if (!caches) return;
+    let over: boolean;
+    try {
+      const state = await this.#options.runs.state(runId);
+      over = state === undefined || isFinal(state);
+    } catch (err) {
+      // Unknown: kept; the next owner or the sweep deals with them.
+      this.#options.logger.warn({ err: toError(err), runId }, 'reading the state of a run let go failed; its explicit caches are kept');
+      over = false;
+    }
+    if (over) await caches.end(runId);
+    else caches.untrack(runId);
   }
 
   /** Stops driving and gives every run back; the commit in hand finishes first. Idempotent. */
@@ -267,8 +293,8 @@ export class Producer {
       const steps: [string, () => Promise<unknown>][] = [
         ['tick', async () => this.#ticking],
         ['result reader', async () => this.#reading],
-        ['prompt caches', async () => this.#options.promptCaches?.close()],
         ['runs', () => Promise.all([...this.#drivers.keys()].map((id) => this.#release(id)))],
+        ['prompt caches', async () => this.#options.promptCaches?.close()],
         ['leases', () => this.leases.close()],
         ['audit queue', () => this.#auditQueue.close()],
         ['reader connection', async () => this.#reader.disconnect()],
