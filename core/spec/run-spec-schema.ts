@@ -9,11 +9,17 @@ import { FilterSpecSchema } from '../filters/filter-spec.js';
 
 const PositiveInt = (description: string) => Type.Integer({ minimum: 1, description });
 
+/** How a stage's model calls are made: one request each (`online`), or through the Gemini Batch API at about half the price (`batch`). */
+export const STAGE_MODES = ['online', 'batch'] as const;
+export type StageMode = (typeof STAGE_MODES)[number];
+export const StageModeSchema = Type.Unsafe<StageMode>({ type: 'string', enum: [...STAGE_MODES], description: 'online: one request per call; batch: through the Gemini Batch API (50% price, up to 24 h turnaround).' });
+
 export const StageSettingsSchema = Type.Object(
   {
     model: Type.Optional(Type.String({ minLength: 1, description: 'Gemini model for this stage.' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+    mode: Type.Optional(StageModeSchema),
   },
   { additionalProperties: false },
 );
@@ -69,6 +75,8 @@ export const RunSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Every stage's mode unless `stages.<stage>.mode` says otherwise. @defaultValue 'online' */
+    mode: Type.Optional(StageModeSchema),
     stages: Type.Optional(perStage(StageSettingsSchema)),
     limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
     prompts: Type.Optional(perStage(PromptOverrideSchema)),
