@@ -34,6 +34,37 @@ export function runKeys(prefix: string, runId: string) {
   };
 }
 
+/**
+ * A run's Batch API state (BatchStore is their one writer). Under the run's own keys, so retention
+ * and `DELETE /v1/runs/:id` take them with the rest of the run.
+ */
+export function batchKeys(prefix: string, runId: string) {
+  const base = `${prefix}:run:${runId}:batch`;
+  return {
+    /** Hash: request key → `<stage>:<index>|<model>|<request JSON>`, from the task's first ask until its task is committed. */
+    requests: `${base}:req`,
+    /** Sorted set per model: request keys waiting for a batch, scored by when they were first asked for. */
+    pending: (model: string) => `${base}:pending:${model}`,
+    /** What `pending(model)` appends the model to (scripts build the key from it). */
+    pendingPrefix: `${base}:pending:`,
+    /** Set: models that have had pending requests. */
+    models: `${base}:models`,
+    /** Hash: request key → batches it was sent in. */
+    tries: `${base}:tries`,
+    /** Hash: `<stage>:<index>` → `<job id> <request key>…`: the task's waiting job and its requests. */
+    tasks: `${base}:tasks`,
+    /** Hash: request key → its answer JSON ({text, finishReason} or {error}), until its task is committed. */
+    answers: `${base}:ans`,
+    /** Hash: batch number → its record JSON, while the batch is not consumed. */
+    batches: `${base}:batches`,
+    /** List per batch: the request keys it holds, until it is consumed. */
+    members: (seq: number) => `${base}:members:${seq}`,
+    membersPrefix: `${base}:members:`,
+    /** Hash: counters (`seq`, `requests:*`, `batches:<state>`) and the note of a submission limit. */
+    stats: `${base}:stats`,
+  };
+}
+
 export function farmKeys(prefix: string) {
   return {
     /** Sorted set of run ids by creation time. */
