@@ -51,6 +51,19 @@ export interface FarmConfig {
    * up draining and exits 1: without it, a drain blocked on Redis waits out the whole grace period.
    */
   shutdownRedisTimeoutMs: number;
+  /** Batch mode (see producer/batch/): the most requests in one batch. */
+  batchMaxRequests: number;
+  /** Batch mode: the longest a request waits for its batch to fill before the batch is sent anyway. */
+  batchMaxAgeMs: number;
+  /** Batch mode: a batch whose inlined requests are larger than this goes as an uploaded JSONL file. */
+  batchInlineMaxBytes: number;
+  /** Batch mode: first wait between two polls of a batch (and after a refused submission); doubles up to batchPollMaxMs. */
+  batchPollMinMs: number;
+  batchPollMaxMs: number;
+  /** Batch mode: how long a task waiting for its batch answer sleeps before it looks again (it is woken sooner when its answer arrives). */
+  batchRecheckMs: number;
+  /** Batch mode: batches a request is sent in (a failed, expired or cancelled batch puts its requests back) before it runs online. */
+  batchTries: number;
 }
 
 export interface EnvDoc {
@@ -85,6 +98,13 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
   { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
   { name: 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', default: '5000', description: 'On SIGTERM/SIGINT, a `serve` or `worker` drains for its grace period, unless Redis has not answered for this long: then it closes what it can and exits 1, saying so (tasks in flight return to their queues when their locks expire).' },
+  { name: 'SDF_BATCH_MAX_REQUESTS', default: '1000', description: 'Batch mode: most requests in one Gemini batch. A batch is sent when it has this many requests or its oldest request is `SDF_BATCH_MAX_AGE_MS` old. A run never has more than `SDF_RUN_WINDOW` tasks waiting, so raise both for large batches.' },
+  { name: 'SDF_BATCH_MAX_AGE_MS', default: '60000', description: 'Batch mode: longest a request waits for its batch to fill before the batch is sent anyway.' },
+  { name: 'SDF_BATCH_INLINE_MAX_BYTES', default: '16777216', description: 'Batch mode: a batch whose inlined requests are larger than this is sent as an uploaded JSONL file instead (Gemini refuses inlined batches above 20 MB).' },
+  { name: 'SDF_BATCH_POLL_MIN_MS', default: '10000', description: 'Batch mode: first wait before a submitted batch is polled; each poll that finds it unfinished doubles the wait, up to `SDF_BATCH_POLL_MAX_MS`. A refused submission (a 429 of the batch enqueue limit, which names no delay) backs off the same way.' },
+  { name: 'SDF_BATCH_POLL_MAX_MS', default: '300000', description: 'Batch mode: longest wait between two polls of a batch, and between two attempts to submit one after a 429.' },
+  { name: 'SDF_BATCH_RECHECK_MS', default: '60000', description: 'Batch mode: how long a task waiting for its batch answer sleeps before it looks again; it is woken as soon as the answer arrives, so this only bounds a missed wake-up.' },
+  { name: 'SDF_BATCH_TRIES', default: '2', description: 'Batch mode: batches a request is sent in before it runs online instead (a batch that ends failed, expired or cancelled puts its requests back). A request that fails inside a batch runs online at once.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
 ];
 
@@ -152,5 +172,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
     reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
     shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
+    batchMaxRequests: intVar(env, 'SDF_BATCH_MAX_REQUESTS', 1000, 1),
+    batchMaxAgeMs: intVar(env, 'SDF_BATCH_MAX_AGE_MS', 60_000),
+    batchInlineMaxBytes: intVar(env, 'SDF_BATCH_INLINE_MAX_BYTES', 16 * 1024 * 1024),
+    batchPollMinMs: intVar(env, 'SDF_BATCH_POLL_MIN_MS', 10_000, 10),
+    batchPollMaxMs: intVar(env, 'SDF_BATCH_POLL_MAX_MS', 300_000, 10),
+    batchRecheckMs: intVar(env, 'SDF_BATCH_RECHECK_MS', 60_000, 10),
+    batchTries: intVar(env, 'SDF_BATCH_TRIES', 2, 1),
   };
 }

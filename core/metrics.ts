@@ -29,6 +29,12 @@ export interface FarmMetrics {
   reconcilerRepairs: Counter<'kind'>;
   /** Results committed per ledger commit (the producer's batching). */
   commitBatchSize: Histogram;
+  /** Batch mode: Gemini batches submitted, by model and input (inline, file). */
+  batchesSubmitted: Counter<'model' | 'input'>;
+  /** Batch mode: batches ended, by model and final state (succeeded, failed, expired, cancelled, refused). */
+  batchesCompleted: Counter<'model' | 'state'>;
+  /** Batch mode: requests by outcome (answered, failed, requeued, online). */
+  batchRequests: Counter<'model' | 'outcome'>;
   /** Filled by the process that can see them (serve): sampled on every scrape. */
   collectors: {
     queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
@@ -76,6 +82,24 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
       name: 'sdf_producer_commit_batch_size',
       help: 'Stream entries (results and usage reports) consumed by one ledger commit.',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
+    batchesSubmitted: new Counter({
+      name: 'sdf_batches_submitted_total',
+      help: 'Gemini batches submitted by batch-mode stages, by model and input (inline requests or an uploaded JSONL file).',
+      labelNames: ['model', 'input'],
+      registers,
+    }),
+    batchesCompleted: new Counter({
+      name: 'sdf_batches_completed_total',
+      help: 'Gemini batches ended, by model and final state (succeeded, failed, expired, cancelled, refused).',
+      labelNames: ['model', 'state'],
+      registers,
+    }),
+    batchRequests: new Counter({
+      name: 'sdf_batch_requests_total',
+      help: 'Batch-mode requests by outcome: answered in a batch, failed in a batch, requeued (their batch failed, expired or was cancelled), online (re-driven online).',
+      labelNames: ['model', 'outcome'],
       registers,
     }),
     tasksCompleted: new Counter({

@@ -17,6 +17,16 @@ export interface ModelRequest {
   limits?: ModelLimits;
   /** The answer's slot for the response cache (workers/response-cache.ts); absent = not cached. */
   cache?: AnswerSlot;
+  /** Set when the call's stage runs in batch mode: the call goes through the run's batches (workers/batch-mode.ts). */
+  batch?: BatchCall;
+}
+
+/** Who is asking, for a batch-mode call: the run, the task (`<stage>:<index>`), its job (woken when the answer arrives) and the answer's slot. */
+export interface BatchCall {
+  runId: string;
+  task: string;
+  jobId: string;
+  slot: AnswerSlot;
 }
 
 export interface CallModelDeps {

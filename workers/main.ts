@@ -16,6 +16,8 @@ import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
 import { createCallModel } from './call-model.js';
+import { BatchStore } from '../core/batch/batch-store.js';
+import { withBatchMode } from './batch-mode.js';
 import { createQuotaGate } from './quota-gate.js';
 import { RunFilters } from '../core/filters/run-filters.js';
 import { createTaskProcessor } from './processor.js';
@@ -74,7 +76,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
   const prices = loadPriceTable(config.pricesFile);
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
+  const onlineCallModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
+  // Calls of batch-mode stages are answered from their run's batches (or re-driven online through onlineCallModel).
+  const callModel = withBatchMode(onlineCallModel, { store: new BatchStore(tasksRedis, config.prefix), metrics, logger: logger.child({ component: 'batch-mode' }), recheckMs: config.batchRecheckMs });
   const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({

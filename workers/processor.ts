@@ -17,6 +17,7 @@ import type { FilterSubject } from '../core/filters/item-rules.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
+import { BatchWait, batchAnswerSlot } from './batch-mode.js';
 import type { UsageReport } from '../core/runs/run-results.js';
 
 export interface ProcessorDeps {
@@ -71,7 +72,10 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     };
 
     const filters = deps.filtersFor(task.runId, spec);
+    // Numbers this attempt's calls: in batch mode each has its own answer slot, so its own request key.
+    let calls = 0;
     const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
+      const batch = settings.mode === 'batch' ? { runId: task.runId, task: `${task.stage}:${task.index}`, jobId: job.id!, slot: batchAnswerSlot((spec as { seed?: number }).seed, task, calls++) } : undefined;
       const template = deps.prompts.get(task.stage);
       const override = spec.prompts?.[task.stage];
       const userTemplate = override?.user ?? template.user;
@@ -86,10 +90,11 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           maxOutputTokens: settings.maxOutputTokens,
           ...(limits ? { limits } : {}),
           ...(json && template.schema ? { schema: template.schema } : {}),
+          ...(batch ? { batch } : {}),
         });
       } catch (err) {
         // A request that failed was still made (and may count against the provider's quota).
-        if (!(err instanceof QuotaWait)) usage = addUsage(usage, { ...ZERO_USAGE, calls: 1 });
+        if (!(err instanceof QuotaWait) && !(err instanceof BatchWait)) usage = addUsage(usage, { ...ZERO_USAGE, calls: 1 });
         throw err;
       }
       const { reply, usage: callUsage } = answer;
@@ -136,6 +141,10 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     } catch (caught) {
       const err = toError(caught);
       if (err instanceof DelayedError) throw err;
+      if (err instanceof BatchWait) {
+        await reportSpend();
+        return comeBackIn(err.recheckMs);
+      }
       if (err instanceof QuotaWait) {
         await reportSpend();
         if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
