@@ -1,4 +1,7 @@
+import type { GoogleGenAI } from '@google/genai';
 import type { FarmConfig } from '../core/config.js';
+import { loadPriceTable } from '../core/cost/price-file.js';
+import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
 import type { Logger } from '../core/logger.js';
 import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
 import { closeQueues, createStageQueues, type StageQueues } from '../core/queues.js';
@@ -22,7 +25,7 @@ export interface FarmServer {
  * `sdf-farm serve`: the API and the producer in one process (the API's exports read the files
  * the producer writes). Releasers run in reverse order on close; each step is guarded.
  */
-export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number }): Promise<FarmServer> {
+export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number; gemini?: GoogleGenAI }): Promise<FarmServer> {
   const { config, logger } = options;
   const releasers = new Releasers(logger);
   const redis = createRedis(config.redisUrl);
@@ -33,6 +36,9 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   const metrics = createFarmMetrics({ labels: { component: 'serve' } });
   registerQueueGauges(metrics, queues, runs);
 
+  // Batch mode's batches are the run owner's to submit and poll, so `serve` talks to Gemini too.
+  const gemini = options.gemini ?? (config.geminiApiKey || config.geminiBaseUrl ? createGeminiClient({ ...(config.geminiApiKey ? { apiKey: config.geminiApiKey } : {}), ...(config.geminiBaseUrl ? { baseUrl: config.geminiBaseUrl } : {}), timeoutMs: config.requestTimeoutMs }) : undefined);
+  const prices = loadPriceTable(config.pricesFile);
   const producer = new Producer({
     redis,
     connection: redis,
@@ -48,6 +54,9 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
     reconcileIntervalMs: config.reconcileIntervalMs,
     metrics,
     logger: logger.child({ component: 'producer' }),
+    ...(gemini ? { gemini } : {}),
+    batch: { maxRequests: config.batchMaxRequests, maxAgeMs: config.batchMaxAgeMs, inlineMaxBytes: config.batchInlineMaxBytes, pollMinMs: config.batchPollMinMs, pollMaxMs: config.batchPollMaxMs, tries: config.batchTries },
+    batchCostOf: (model, tokens) => prices.costOf(model, tokens, { batch: true }),
   });
   producer.start();
   releasers.push(() => producer.close());

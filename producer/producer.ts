@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { GoogleGenAI } from '@google/genai';
 import type { Redis } from 'ioredis';
 import { runKeys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
@@ -7,6 +8,10 @@ import { AUDIT_QUEUE, type AuditTaskData, type StageQueues } from '../core/queue
 import { FencedError, RunLedger } from '../core/runs/run-ledger.js';
 import type { RunStore } from '../core/runs/run-store.js';
 import { toError } from '../core/errors.js';
+import { BatchStore, type BatchResultItem } from '../core/batch/batch-store.js';
+import { batchStages } from '../core/spec/resolve-stage-settings.js';
+import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import { RunBatcher, type BatchOptions } from './batch/run-batcher.js';
 import { AuditTrigger } from './audit-trigger.js';
 import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
@@ -38,9 +43,18 @@ export interface ProducerOptions {
   reconcileIntervalMs?: number;
   metrics?: FarmMetrics;
   logger: Logger;
+  /** The client batch-mode runs' batches go through (absent: their batch-mode tasks wait, logged). */
+  gemini?: GoogleGenAI;
+  /** Batch mode's settings. @defaultValue DEFAULT_BATCH_OPTIONS */
+  batch?: Partial<BatchOptions>;
+  /** USD of a batch call's tokens at the batch price; undefined when the model has no price. @defaultValue every call unpriced */
+  batchCostOf?: (model: string, tokens: BatchResultItem['tokens']) => number | undefined;
 }
 
-type Resolved = Required<Omit<ProducerOptions, 'metrics'>> & { metrics: FarmMetrics | undefined };
+/** Batch mode's defaults: core/config.ts documents each (SDF_BATCH_*). */
+export const DEFAULT_BATCH_OPTIONS: BatchOptions = { maxRequests: 1000, maxAgeMs: 60_000, inlineMaxBytes: 16 * 1024 * 1024, pollMinMs: 10_000, pollMaxMs: 300_000, tries: 2 };
+
+type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'gemini' | 'batch' | 'batchCostOf'>> & { metrics: FarmMetrics | undefined; gemini: GoogleGenAI | undefined; batch: BatchOptions; batchCostOf: NonNullable<ProducerOptions['batchCostOf']> };
 
 /**
  * Drives the runs this process owns. Runs are shared among `serve` processes by leases
@@ -57,6 +71,9 @@ export class Producer {
   readonly leases: RunLeases;
   readonly #options: Resolved;
   readonly #drivers = new Map<string, RunDriver>();
+  /** Owned runs with batch-mode stages: their batches (fills, submissions, polls, results). */
+  readonly #batchers = new Map<string, RunBatcher>();
+  readonly #batchStore: BatchStore;
   readonly #auditQueue: Queue<AuditTaskData>;
   /** Per run, a step queued behind the driver's current operation (later callers join it). */
   readonly #stepsWaiting = new Map<string, Promise<void>>();
@@ -80,12 +97,16 @@ export class Producer {
       reconcileIntervalMs: 30_000,
       ...options,
       metrics: options.metrics,
+      gemini: options.gemini,
+      batch: { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
+      batchCostOf: options.batchCostOf ?? (() => undefined),
     };
     const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
     this.ledger = new RunLedger(redis, prefix);
     this.expander = new Expander({ redis, ledger: this.ledger, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
     this.leases = new RunLeases({ redis, prefix, ttlMs: this.#options.lockTtlMs, logger, onLost: (runId) => this.#drop(runId) });
     this.#auditQueue = new Queue<AuditTaskData>(AUDIT_QUEUE, { connection, prefix });
+    this.#batchStore = new BatchStore(redis, prefix);
     this.#audits = new AuditTrigger(redis, prefix, dataDir, this.#auditQueue);
     // Blocking reads get their own connection, so they never hold up the ledger's commands.
     this.#reader = redis.duplicate();
@@ -116,6 +137,8 @@ export class Producer {
       await this.leases.renew();
       await this.#claim();
       await Promise.all([...this.#drivers.keys()].map((runId) => this.drive(runId)));
+      // Not awaited: uploads, polls and downloads take their time and must not hold up the runs' steps.
+      for (const batcher of this.#batchers.values()) void batcher.tick();
     } catch (err) {
       this.#options.logger.error({ err: toError(err) }, 'producer tick failed');
     }
@@ -143,6 +166,7 @@ export class Producer {
         continue;
       }
       this.#drivers.set(runId, this.#newDriver(runId, run.spec));
+      this.#newBatcher(runId, run.spec);
       logger.info({ runId }, 'took ownership of run');
     }
   }
@@ -163,7 +187,31 @@ export class Producer {
       retentionS: o.retentionS,
       reconcileIntervalMs: o.reconcileIntervalMs,
       token: () => this.leases.token(runId),
+      onCommitted: async (committed) => this.#batchers.get(runId)?.forget(committed),
     });
+  }
+
+  #newBatcher(runId: string, spec: RunSpec): void {
+    const o = this.#options;
+    const stages = batchStages(spec, planRun(spec).stages);
+    if (stages.length === 0) return;
+    this.#batchers.set(
+      runId,
+      new RunBatcher({
+        runId,
+        stages,
+        store: this.#batchStore,
+        gemini: o.gemini,
+        queues: o.queues,
+        ledger: this.ledger,
+        options: o.batch,
+        costOf: o.batchCostOf,
+        dataDir: o.dataDir,
+        metrics: o.metrics,
+        logger: o.logger,
+        token: () => this.leases.token(runId),
+      }),
+    );
   }
 
   /** Steps one owned run; lets it go when it is over or the lease is lost. */
@@ -176,7 +224,10 @@ export class Producer {
     const step = driver.idle().then(async () => {
       this.#stepsWaiting.delete(runId);
       try {
-        if (!(await driver.step())) await this.#release(runId);
+        if (!(await driver.step())) {
+          await this.#batchers.get(runId)?.runOver();
+          await this.#release(runId);
+        }
       } catch (err) {
         this.#failed(runId, err, 'driving run failed');
       }
@@ -238,12 +289,16 @@ export class Producer {
     const driver = this.#drivers.get(runId);
     this.#drivers.delete(runId);
     void driver?.close();
+    void this.#batchers.get(runId)?.close();
+    this.#batchers.delete(runId);
   }
 
   async #release(runId: string): Promise<void> {
     const driver = this.#drivers.get(runId);
+    const batcher = this.#batchers.get(runId);
     this.#drivers.delete(runId);
-    await driver?.close();
+    this.#batchers.delete(runId);
+    await Promise.all([driver?.close(), batcher?.close()]);
     await this.leases.release(runId);
   }
 

@@ -36,6 +36,8 @@ export interface RunDriverDeps {
   reconcileIntervalMs: number;
   /** The run's fencing token while this producer owns it, else undefined. */
   token: () => string | undefined;
+  /** Told the results each commit committed (batch mode drops their requests and answers). */
+  onCommitted?: (committed: TaskResult[]) => Promise<void>;
 }
 
 /**
@@ -141,6 +143,7 @@ export class RunDriver {
   }
 
   async #afterCommit(committed: TaskResult[]): Promise<void> {
+    if (committed.length > 0) await this.#deps.onCommitted?.(committed).catch((err: unknown) => this.#deps.logger.error({ err, runId: this.runId }, 'dropping the batch state of committed tasks failed; the next owner sweeps it'));
     const accepted = { document: 0, chat: 0 };
     for (const r of committed) {
       // Only final records (not drafts on their way to revise) count towards an audit.

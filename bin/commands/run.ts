@@ -85,7 +85,7 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
       gemini = geminiFromConfig(config, sim.url)!;
     }
     const port = options.port !== undefined ? Number(options.port) : process.env.PORT ? config.port : 0;
-    const server = await startFarmServer({ config, logger, port });
+    const server = await startFarmServer({ config, logger, port, gemini });
     releasers.push(() => server.close());
     const worker = await startWorkerProcess({ config, gemini, logger, metricsServer: false });
     releasers.push(() => worker.close(5_000));

@@ -3,6 +3,8 @@ import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore, RunSummary } from './run-store.js';
+import { BatchStore } from '../batch/batch-store.js';
+import { readBatchStatus, type BatchStatus } from '../batch/batch-status.js';
 
 export interface StageStatus {
   queued: number;
@@ -27,6 +29,8 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   unpricedCalls: number;
   unpricedModels: string[];
   deadLetters: number;
+  /** Batch mode (runs with batch-mode stages): batches by state, requests by where they are. */
+  batch?: BatchStatus;
 }
 
 function emptyStage(): StageStatus {
@@ -39,7 +43,7 @@ function emptyStage(): StageStatus {
  */
 export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
-  const [stats, deadLetters] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters)]);
+  const [stats, deadLetters, batch] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters), readBatchStatus(new BatchStore(redis, prefix), run.id)]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
   const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
   for (const [field, value] of Object.entries(stats)) {
@@ -76,5 +80,6 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
     deadLetters,
+    ...(batch ? { batch } : {}),
   };
 }
