@@ -59,6 +59,11 @@ const FINAL: Record<string, 'succeeded' | 'failed' | 'cancelled' | 'expired'> = 
 const RESULT_CHUNK = 200;
 /** Delayed jobs promoted at once when answers arrive. */
 const WAKE_CONCURRENCY = 32;
+/**
+ * How long a wake that found its job not delayed is tried again: the job may have been running,
+ * about to go to the delayed set after missing its answer by a moment.
+ */
+const WAKE_RETRY_MS = 5_000;
 const MISSING: BatchAnswer = { error: { code: 'MISSING', message: 'the batch output has no result for this request' } };
 
 /**
@@ -81,6 +86,8 @@ export class RunBatcher {
   readonly #fresh = new Set<number>();
   /** Per model: no submission before `until` (a 429 or an error); `delayMs` doubles each time. */
   readonly #backoff = new Map<string, { until: number; delayMs: number }>();
+  /** Wakes to try again (job id → stage and until when). */
+  readonly #rewake = new Map<string, { stage: Stage; until: number }>();
   #ticking: Promise<void> | undefined;
   #swept = false;
   #closed = false;
@@ -117,6 +124,7 @@ export class RunBatcher {
       }
       await this.#submitDue(gemini);
       await this.#pollDue(gemini);
+      await this.#retryWakes();
     } catch (err) {
       // A lost lease is the producer's to act on (its own writes are refused too); stop quietly.
       if (err instanceof FencedError || this.#closed) return;
@@ -350,19 +358,35 @@ export class RunBatcher {
     await this.#wake(ended.wakes);
   }
 
-  /** Promotes the answered tasks' delayed jobs; a job not delayed (running, or gone) finds its answer by itself. */
+  /**
+   * Promotes the answered tasks' delayed jobs. A job that is not delayed is running: it may find
+   * its answer, or have just missed it and be on its way to the delayed set, so it is tried again
+   * for a few seconds (past that, it looks again on its own after SDF_BATCH_RECHECK_MS).
+   */
   async #wake(wakes: Wake[]): Promise<void> {
     const { queues } = this.#deps;
     for (let i = 0; i < wakes.length; i += WAKE_CONCURRENCY) {
       await Promise.all(
         wakes.slice(i, i + WAKE_CONCURRENCY).map(async ({ stage, jobId }) => {
           try {
-            await (await Job.fromId(queues[stage], jobId))?.promote();
+            const job = await Job.fromId(queues[stage], jobId);
+            if (job) await job.promote();
+            this.#rewake.delete(jobId);
           } catch {
-            // Not delayed: it is running now, or about to look again on its own.
+            if (!this.#rewake.has(jobId)) this.#rewake.set(jobId, { stage, until: Date.now() + WAKE_RETRY_MS });
           }
         }),
       );
     }
+  }
+
+  async #retryWakes(): Promise<void> {
+    const now = Date.now();
+    const due: Wake[] = [];
+    for (const [jobId, { stage, until }] of this.#rewake) {
+      if (until < now) this.#rewake.delete(jobId);
+      else due.push({ stage, jobId });
+    }
+    await this.#wake(due);
   }
 }

@@ -28,6 +28,7 @@ async function assertAccountedFor(t: Test, farm: TestFarm, runId: string) {
   const ideas = status.stages['doc-ideas']!.items;
   t.equal(docs.done, ideas * 3, 'one documents task per suitable idea and document slot');
   t.equal(docs.accepted + docs.rejected + docs.failed, docs.done, 'every task has one outcome');
+  t.equal(docs.failed, 0, 'no task failed: waiting for a batch spends no attempt');
   const exported = await farm.exportLines(runId, 'documents');
   t.equal(exported.length, docs.accepted, 'export count = accepted');
   t.equal(new Set(exported.map((d) => d.id)).size, exported.length, 'each document exported once');
@@ -41,8 +42,10 @@ function batchAnswered(farm: TestFarm): Record<string, number> {
   return out;
 }
 
-t.test('a run whose documents stage is in batch mode completes through inlined batches: every task once, at the batch price', async (t) => {
-  const farm = await startTestFarm(t, { sim: { batchDelayMs: 300 }, config: FAST_BATCHES });
+t.test('a run whose documents stage is in batch mode completes through inlined batches: every task once, no attempt spent waiting', async (t) => {
+  // Batches take 4 s: longer than a task's 3 attempts with their backoff would last, had waiting cost attempts.
+  // Tasks would look again only after 10 minutes: they finish because the owner wakes them.
+  const farm = await startTestFarm(t, { sim: { batchDelayMs: 4_000 }, config: { ...FAST_BATCHES, batchRecheckMs: 600_000 } });
   await farm.startWorker();
   const runId = await farm.submit(spec());
   const status = await assertAccountedFor(t, farm, runId);
