@@ -121,7 +121,8 @@ t.test('serve killed while a batch is pending at Gemini: the next serve takes th
   const serve = await farm.spawnServe();
   await farm.startWorker();
   const runId = await farm.submit(spec());
-  await waitUntil(async () => (farm.sim.stats().batch.states.BATCH_STATE_PENDING ?? 0) >= 1);
+  // The run's own record says a batch is at Gemini, pending (submitted, not yet answered).
+  await waitUntil(async () => ((await farm.status(runId)).batch?.batches.pending ?? 0) >= 1);
   serve.kill('SIGKILL');
   await new Promise((resolve) => serve.once('exit', resolve));
   const pendingAtKill = farm.sim.stats().batch.created;
