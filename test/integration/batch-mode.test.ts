@@ -55,6 +55,10 @@ t.test('a run whose documents stage is in batch mode completes through inlined b
   t.equal(sim.batch.created, status.batch!.batches.succeeded, 'every batch the simulator made succeeded and was consumed once');
   t.match(status.batch, { requests: { pending: 0, inBatches: 0, answered: documentCalls, failed: 0, online: 0 } });
   t.equal(sim.calls['files.upload'] ?? 0, 0, 'small batches go inline');
+  const metrics = await farm.server!.metrics.registry.metrics();
+  t.match(metrics, new RegExp(`sdf_batches_submitted_total\\{model="gemini-2.5-flash",input="inline",component="serve"\\} ${sim.batch.created}\\n`), 'batches submitted, in Prometheus');
+  t.match(metrics, new RegExp(`sdf_batches_completed_total\\{model="gemini-2.5-flash",state="succeeded",component="serve"\\} ${sim.batch.created}\\n`), 'batches completed, by final state');
+  t.match(metrics, new RegExp(`sdf_batch_requests_total\\{model="gemini-2.5-flash",outcome="answered",component="serve"\\} ${documentCalls}\\n`), 'requests by outcome');
 });
 
 t.test('a run all in batch mode, its batches too large to inline: uploaded JSONL files in, results files out, every call priced at the batch price', async (t) => {
@@ -89,6 +93,7 @@ t.test('requests that fail inside a batch run online at once; the run still comp
   const online = Object.values(farm.sim.stats().requests['gemini-2.5-flash'] ?? {}).reduce((a, b) => a + b, 0);
   const upstream = (farm.sim.stats().stages['doc-types'] ?? 0) + (farm.sim.stats().stages['doc-ideas'] ?? 0);
   t.equal(online, upstream + failed, 'online calls: the online stages, plus one per failed batch request');
+  t.match(await farm.server!.metrics.registry.metrics(), new RegExp(`sdf_batch_requests_total\\{model="gemini-2.5-flash",outcome="failed",component="serve"\\} ${failed}\\n`));
 });
 
 t.test('batches that expire put their requests back; after SDF_BATCH_TRIES batches a request runs online', async (t) => {
