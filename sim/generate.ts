@@ -5,17 +5,17 @@ import { failure, type ApiFailure } from './http.js';
 import { ImplicitCache } from './implicit-cache.js';
 import type { SimMetrics } from './metrics.js';
 import type { SimOptions } from './options.js';
-import { normalizeRequest, promptPieces, textOf, type GenerateRequest, type PromptPiece } from './prompt.js';
+import { normalizeRequest, promptLines, promptPieces, textOf, tokensOfLines, type GenerateRequest, type PromptLine } from './prompt.js';
 import { Random, hash32 } from './random.js';
 import { respond } from './respond.js';
-import { addTallies, tallyTokens, tokensOf, truncateToTokens, countTokens } from './tokens.js';
+import { countTokens, truncateToTokens } from './tokens.js';
 
 /** A request read and checked, ready to be answered. */
 export interface Prompt {
   model: string;
   request: GenerateRequest;
-  /** The request's own system instruction and contents, in order (what implicit caching compares). */
-  pieces: PromptPiece[];
+  /** The request's own system instruction and contents, line by line, counted (what implicit caching compares). */
+  lines: PromptLine[];
   /** What the answer generators read: the cache's text first when the request uses one. */
   system: string;
   user: string;
@@ -44,8 +44,6 @@ export interface GenerationStats {
 const CACHE_WITH_PROMPT_FIELDS =
   'CachedContent can not be used with GenerateContent request setting system_instruction, tools or tool_config.\n\nProposed fix: move those values to CachedContent from GenerateContent request.';
 
-const tokensOfPieces = (pieces: readonly PromptPiece[]) => tokensOf(pieces.reduce((sum, p) => addTallies(sum, tallyTokens(p.text)), { words: 0, marks: 0 }));
-
 /**
  * The one generation path: every generateContent request, online or inside a batch, is read by
  * `prompt` and answered by `answer`, so a batch's answers carry the same text, finish reasons and
@@ -71,7 +69,7 @@ export class Generator {
   /** countTokens: the tokens of the request's own system instruction and contents. */
   countTokens(raw: unknown): number {
     const request = normalizeRequest(raw ?? {});
-    return tokensOfPieces(promptPieces(request.systemInstruction, request.contents));
+    return tokensOfLines(promptLines(promptPieces(request.systemInstruction, request.contents)));
   }
 
   /** Reads a generateContent request and checks it as Gemini does before doing any work. */
@@ -89,15 +87,15 @@ export class Generator {
     }
     const ownUser = textOf(request.contents);
     if (!ownUser) return failure(400, 'INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified');
-    const pieces = promptPieces(request.systemInstruction, request.contents);
+    const lines = promptLines(promptPieces(request.systemInstruction, request.contents));
     return {
       model,
       request,
-      pieces,
+      lines,
       system: cache ? cache.systemText : textOf(request.systemInstruction),
       user: cache?.contentsText ? `${cache.contentsText}\n${ownUser}` : ownUser,
       ownUser,
-      tokens: tokensOfPieces(pieces) + (cache?.tokens ?? 0),
+      tokens: tokensOfLines(lines) + (cache?.tokens ?? 0),
       ...(cache ? { cache } : {}),
     };
   }
@@ -172,7 +170,7 @@ export class Generator {
     const min = this.options.implicitCacheMinTokens;
     // A prompt shorter than the minimum has no prefix long enough: skip the hashing.
     if (prompt.tokens < min) return 0;
-    const cached = this.#implicit.cachedTokens(prompt.model, prompt.pieces, min);
+    const cached = this.#implicit.cachedTokens(prompt.model, prompt.lines, min);
     if (cached > 0) {
       caching.implicit.hits++;
       caching.implicit.tokens += cached;

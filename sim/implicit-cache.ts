@@ -1,19 +1,19 @@
-import type { PromptPiece } from './prompt.js';
-import { addTallies, tallyTokens, tokensOf, type TokenTally } from './tokens.js';
+import type { PromptLine } from './prompt.js';
+import { addTallies, tokensOf, type TokenTally } from './tokens.js';
 
-/** A prefix of a prompt, ending at a line break or at the end of a piece: its hash and its tokens. */
+/** A prefix of a prompt, ending at a line's end: its hash and its tokens. */
 interface Boundary {
   key: string;
   tokens: number;
 }
 
 /**
- * Every prefix of the prompt that ends at a line break or a piece's end and counts at least
- * `minTokens`. Each prefix is named by a 64-bit hash (two FNV-1a variants) of the text so far, with
- * each piece's role mixed in, so the same words said by the user and by the system instruction are
- * different prefixes. Tokens come from summed tallies, as if the prefix were counted on its own.
+ * Every prefix of the prompt that ends at a line's end and counts at least `minTokens`. Each
+ * prefix is named by a 64-bit hash (two FNV-1a variants) of the text so far, with each piece's
+ * role mixed in, so the same words said by the user and by the system instruction are different
+ * prefixes. Tokens come from the lines' summed tallies, as if the prefix were counted on its own.
  */
-function boundaries(pieces: readonly PromptPiece[], minTokens: number): Boundary[] {
+function boundaries(lines: readonly PromptLine[], minTokens: number): Boundary[] {
   let h1 = 0x811c9dc5;
   let h2 = 0x9747b28c;
   const mix = (code: number) => {
@@ -22,20 +22,16 @@ function boundaries(pieces: readonly PromptPiece[], minTokens: number): Boundary
   };
   let tally: TokenTally = { words: 0, marks: 0 };
   const out: Boundary[] = [];
-  for (const { role, text } of pieces) {
-    for (let i = 0; i < role.length; i++) mix(role.charCodeAt(i));
-    mix(0);
-    let start = 0;
-    while (start < text.length) {
-      const newline = text.indexOf('\n', start);
-      const end = newline === -1 ? text.length : newline;
-      tally = addTallies(tally, tallyTokens(text.slice(start, end)));
-      for (let i = start; i < end; i++) mix(text.charCodeAt(i));
-      mix(10);
-      const tokens = tokensOf(tally);
-      if (tokens >= minTokens) out.push({ key: `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`, tokens });
-      start = end + 1;
+  for (const line of lines) {
+    if (line.role !== undefined) {
+      for (let i = 0; i < line.role.length; i++) mix(line.role.charCodeAt(i));
+      mix(0);
     }
+    for (let i = 0; i < line.text.length; i++) mix(line.text.charCodeAt(i));
+    mix(10);
+    tally = addTallies(tally, line.tally);
+    const tokens = tokensOf(tally);
+    if (tokens >= minTokens) out.push({ key: `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`, tokens });
   }
   return out;
 }
@@ -59,8 +55,8 @@ export class ImplicitCache {
   ) {}
 
   /** Tokens of the longest prefix this model saw recently (0 if none), then remembers this prompt's prefixes. */
-  cachedTokens(model: string, pieces: readonly PromptPiece[], minTokens: number, now = Date.now()): number {
-    const found = boundaries(pieces, Math.max(1, minTokens));
+  cachedTokens(model: string, lines: readonly PromptLine[], minTokens: number, now = Date.now()): number {
+    const found = boundaries(lines, Math.max(1, minTokens));
     let cached = 0;
     for (let i = found.length - 1; i >= 0; i--) {
       const seen = this.#seen.get(`${model} ${found[i]!.key}`);

@@ -1,3 +1,5 @@
+import { addTallies, tallyTokens, tokensOf, type TokenTally } from './tokens.js';
+
 /**
  * A GenerateContentRequest as the simulator reads it, and the prompt it makes: the system
  * instruction's parts, then every content part, in order (the order a prefix cache sees them).
@@ -63,6 +65,36 @@ export function promptPieces(systemInstruction: GenerateRequest['systemInstructi
   for (const c of contentList(systemInstruction)) for (const p of c.parts ?? []) pieces.push({ role: 'system', text: p.text ?? '' });
   for (const c of contentList(contents)) for (const p of c.parts ?? []) pieces.push({ role: c.role ?? 'user', text: p.text ?? '' });
   return pieces;
+}
+
+/** A line of a prompt: the text up to a line break or a piece's end, its token tally, and, on a piece's first line, the piece's role. */
+export interface PromptLine {
+  text: string;
+  tally: TokenTally;
+  role?: string;
+}
+
+/**
+ * The prompt cut into lines, each counted once: their tallies sum to the prompt's tokens, and
+ * implicit caching reads its prefixes off them (token counting is the costliest step of a request).
+ */
+export function promptLines(pieces: readonly PromptPiece[]): PromptLine[] {
+  const lines: PromptLine[] = [];
+  for (const { role, text } of pieces) {
+    let start = 0;
+    while (start < text.length) {
+      const newline = text.indexOf('\n', start);
+      const end = newline === -1 ? text.length : newline;
+      const line = text.slice(start, end);
+      lines.push(start === 0 ? { text: line, tally: tallyTokens(line), role } : { text: line, tally: tallyTokens(line) });
+      start = end + 1;
+    }
+  }
+  return lines;
+}
+
+export function tokensOfLines(lines: readonly PromptLine[]): number {
+  return tokensOf(lines.reduce((sum, line) => addTallies(sum, line.tally), { words: 0, marks: 0 }));
 }
 
 /** The text of some contents, parts joined by newlines (what the answer generators read). */

@@ -21,8 +21,9 @@ function tempDir(t: Test): string {
 }
 
 t.test('an inlined batch goes PENDING → RUNNING → SUCCEEDED and answers each request like generateContent, with its metadata key, using no online quota', async (t) => {
-  // rpm 1: had the batch used the online quota, the online call below would be refused.
-  const { sim, ai } = await simAndClient(t, { batchDelayMs: 600, rpm: 1 });
+  // rpm 1: had the batch used the online quota, the online call below would be refused. A long
+  // delay so that polls every 20 ms see RUNNING (750 ms of it) even on a loaded machine.
+  const { sim, ai } = await simAndClient(t, { batchDelayMs: 1_500, rpm: 1 });
   const created = await ai.batches.create({
     model: MODEL,
     src: PROMPTS.map((text, i) => ({ contents: text, metadata: { key: `k${i}` } })),
@@ -33,7 +34,7 @@ t.test('an inlined batch goes PENDING → RUNNING → SUCCEEDED and answers each
 
   const { job, states } = await waitForBatch(ai, created.name!);
   t.same(states, ['JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED'], 'every state, in order');
-  t.ok(job.endTime && Date.parse(job.endTime) - Date.parse(job.createTime!) >= 600, 'it ended no sooner than batchDelayMs');
+  t.ok(job.endTime && Date.parse(job.endTime) - Date.parse(job.createTime!) >= 1_500, 'it ended no sooner than batchDelayMs');
   const answers = job.dest?.inlinedResponses ?? [];
   t.same(
     answers.map((a) => a.metadata),
@@ -163,6 +164,23 @@ t.test('batchOutcome makes batches end FAILED or EXPIRED, without results; it is
     t.equal(job.dest === undefined, outcome !== 'succeeded', `${outcome}: results only on success`);
     t.equal((await rawBatch(sim.url, created.name!)).error?.code, code, `${outcome}: the operation's error`);
   }
+});
+
+t.test("the enqueued-tokens limit refuses a batch with a 429 that has no RetryInfo; room comes back when a batch ends", async (t) => {
+  const { sim, ai } = await simAndClient(t, { batchDelayMs: 10_000 });
+  const prompt = 'Write a paragraph about the harbour at dawn.';
+  sim.options.batchEnqueuedTokensLimit = countTokens(prompt) * 3;
+  const first = await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'fits' } });
+  const refused = await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'too-much' } }).catch((err: unknown) => err);
+  t.match(String(refused), /"code":429.*RESOURCE_EXHAUSTED/, 'two more requests would pass the limit');
+  t.match(String(refused), /google\.rpc\.Help/, 'a Help link');
+  t.notMatch(String(refused), /RetryInfo/, 'and no retry delay: the client must back off on its own');
+  await ai.batches.create({ model: 'gemini-2.5-pro', src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'other-model' } });
+  t.pass('another model has its own limit');
+  await ai.batches.cancel({ name: first.name! });
+  await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'after-cancel' } });
+  t.pass('an ended batch no longer counts');
+  t.equal(sim.stats().batch.created, 3);
 });
 
 t.test('a bad batch is refused with 400 naming the field', async (t) => {

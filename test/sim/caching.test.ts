@@ -57,9 +57,10 @@ t.test('a request using a cache may not also set systemInstruction or tools, nor
 
 t.test('a cache expires by its ttl: it is then gone from get, list and generateContent', async (t) => {
   const { ai } = await simAndClient(t, { explicitCacheMinTokens: 1 });
-  const cache = await ai.caches.create({ model: MODEL, config: { contents: universe(2), ttl: '0.3s' } });
+  const cache = await ai.caches.create({ model: MODEL, config: { contents: universe(2), ttl: '1.5s' } });
+  t.equal(Date.parse(cache.expireTime!) - Date.parse(cache.createTime!), 1_500, 'a fractional ttl');
   await ai.models.generateContent({ model: MODEL, contents: 'Still there?', config: { cachedContent: cache.name! } });
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, Date.parse(cache.expireTime!) + 50 - Date.now()));
   await t.rejects(ai.caches.get({ name: cache.name! }), /PERMISSION_DENIED/);
   await t.rejects(ai.models.generateContent({ model: MODEL, contents: 'Still there?', config: { cachedContent: cache.name! } }), /PERMISSION_DENIED/);
   t.same((await ai.caches.list()).page, []);
@@ -93,6 +94,13 @@ t.test('implicit caching: a repeated system instruction above the minimum is rep
   for (const q of ['One?', 'Two?', 'Three?']) {
     const r = await ai.models.generateContent({ model: MODEL, contents: q, config: { systemInstruction: short } });
     t.equal(r.usageMetadata?.cachedContentTokenCount, undefined, `below the minimum nothing is cached (${q})`);
+  }
+  // A long prompt whose repeated part is short: what is repeated is below the minimum, so nothing is cached.
+  const longTail = (n: number) => Array.from({ length: 70 }, (_, i) => `Question ${n}, detail ${i}: how many tides did the keeper log in week ${i}?`).join('\n');
+  for (const n of [1, 2]) {
+    const r = await ai.models.generateContent({ model: MODEL, contents: longTail(n), config: { systemInstruction: short } });
+    t.ok(r.usageMetadata!.promptTokenCount! >= 1024, `the whole prompt is above the minimum (${r.usageMetadata!.promptTokenCount})`);
+    t.equal(r.usageMetadata?.cachedContentTokenCount, undefined, 'but its repeated prefix is not: nothing cached');
   }
   t.same(sim.stats().caching.implicit, { hits: 1, tokens: countTokens(system) });
 
