@@ -261,6 +261,8 @@ export class RunBatcher {
     const delayMs = kind.kind === 'rate-limited' && kind.retryAfterMs !== undefined ? kind.retryAfterMs : Math.min(options.pollMaxMs, previous ? previous * 2 : options.pollMinMs);
     const until = Date.now() + delayMs;
     this.#backoff.set(record.model, { until, delayMs });
+    // A 429 is an answer: Gemini did not take the batch, so the next try needs no look-up first.
+    if (kind.kind === 'rate-limited') this.#fresh.add(record.seq);
     record.nextPollAt = until;
     await store.setRecord(runId, this.#token(), record);
     if (kind.kind === 'rate-limited') await store.noteLimit(runId, record.model, submissionLimitNote(record.model, kind, providerMessage(err), until));
