@@ -14,9 +14,6 @@ const UNIVERSE = [
 const KEY_FACTS = ['Aster admits uncertainty.', 'Aster does not flatter.'];
 
 /** Batch mode scaled down in time: batches fill for 300 ms, are polled every 50–400 ms; tasks look again every 5 s unless woken. */
-/** About one 4-request batch of documents prompts (a few hundred tokens each). */
-const LIMIT_TOKENS = 2_500;
-
 const FAST_BATCHES: Partial<FarmConfig> = { batchMaxAgeMs: 300, batchPollMinMs: 50, batchPollMaxMs: 400, batchRecheckMs: 5_000 };
 
 function spec(overrides: Record<string, unknown> = {}) {
@@ -147,6 +144,29 @@ t.test('serve killed while a batch is pending at Gemini: the next serve takes th
   t.equal(status.batch!.requests.online, 0, 'and none had to go online');
 });
 
+t.test('the batch enqueued-tokens limit (a 429 without RetryInfo): submissions back off, status says which limit, and go through once there is room', async (t) => {
+  // A limit no batch fits under: every submission is refused until the limit is lifted.
+  const farm = await startTestFarm(t, { sim: { batchDelayMs: 300, batchEnqueuedTokensLimit: 1 }, config: { ...FAST_BATCHES, batchPollMinMs: 100, batchPollMaxMs: 400 } });
+  await farm.startWorker();
+  const runId = await farm.submit(spec());
+  let note = '';
+  await waitUntil(async () => {
+    note = Object.values((await farm.status(runId)).batch?.limits ?? {})[0] ?? '';
+    return note !== '';
+  });
+  t.match(note, /^gemini-2\.5-flash: batch submission refused with 429 without RetryInfo \(a batch enqueue or spend limit.*You exceeded your current quota.*next try at /, 'status says which limit');
+  await new Promise((r) => setTimeout(r, 1_500));
+  const refused = farm.sim.stats().calls['batches.create'] ?? 0;
+  t.ok(refused >= 2, `the farm kept trying (${refused} creates refused)`);
+  t.equal(farm.sim.stats().batch.created, 0);
+
+  farm.sim.options.batchEnqueuedTokensLimit = 0;
+  const status = await assertAccountedFor(t, farm, runId);
+  t.same(status.batch!.limits, {}, 'the note goes once a batch is accepted');
+  t.equal(status.batch!.requests.online, 0, 'refusals only delayed: every request was answered in a batch');
+  t.equal(farm.sim.stats().calls['batches.list'] ?? 0, 0, 'a 429 is a refusal: no look-up by name before trying again');
+});
+
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -154,25 +174,3 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-t.test('the batch enqueued-tokens limit (a 429 without RetryInfo): submissions back off, status says which limit, and the run completes', async (t) => {
-  // Room for about one small batch at a time: the next is refused until the one before it ends.
-  const farm = await startTestFarm(t, { sim: { batchDelayMs: 800, batchEnqueuedTokensLimit: LIMIT_TOKENS }, config: { ...FAST_BATCHES, batchMaxRequests: 4, batchPollMinMs: 100 } });
-  await farm.startWorker();
-  const runId = await farm.submit(spec());
-  const notes = new Set<string>();
-  for (;;) {
-    const status = await farm.status(runId);
-    for (const note of Object.values(status.batch?.limits ?? {})) notes.add(note);
-    if (status.state !== 'running' && status.state !== 'queued') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const status = await assertAccountedFor(t, farm, runId);
-  t.ok(notes.size > 0, 'status said why batches waited');
-  t.match([...notes][0], /^gemini-2\.5-flash: batch submission refused with 429 without RetryInfo \(a batch enqueue or spend limit.*You exceeded your current quota.*next try at/);
-  t.same(status.batch!.limits, {}, 'the note goes once batches are accepted again');
-  t.equal(status.batch!.requests.online, 0, 'refusals only delay: every request was answered in a batch');
-  const sim = farm.sim.stats();
-  t.ok(sim.calls['batches.create']! > sim.batch.created, `creates refused and tried again later (${sim.calls['batches.create']} creates, ${sim.batch.created} batches)`);
-  t.equal(sim.calls['batches.list'] ?? 0, 0, 'a 429 is a refusal: no look-up by name before trying again');
-});

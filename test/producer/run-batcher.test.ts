@@ -104,8 +104,14 @@ t.test('a batch submission refused with 429 and no RetryInfo backs off and says 
   // Files are capped below one batch's input: the upload is refused 429 RESOURCE_EXHAUSTED, with no RetryInfo.
   const { store, sim, batcher, drain } = await setup(t, 3, { filesMaxBytes: 100 });
   // Inline limit 0: every batch goes as an uploaded file.
-  const owner = batcher({ inlineMaxBytes: 0 });
-  await owner.tick();
+  const owner = batcher({ inlineMaxBytes: 0, pollMinMs: 200, pollMaxMs: 800 });
+  const started = Date.now();
+  while (Date.now() - started < 1_000) {
+    await owner.tick();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const uploads = sim.stats().calls['files.upload'];
+  t.ok(uploads! >= 2 && uploads! <= 4, `tried again after 200, 400, 800 ms, not at every pass (${uploads} uploads in 1 s of passes every 10 ms)`);
   const note = (await store.stats(RUN))[`limit:${MODEL}`];
   t.match(note, /batch submission refused with 429 without RetryInfo.*File storage quota exceeded/, `status says which limit: ${note}`);
   t.equal(sim.stats().batch.created, 0);
