@@ -224,10 +224,7 @@ export class Producer {
     const step = driver.idle().then(async () => {
       this.#stepsWaiting.delete(runId);
       try {
-        if (!(await driver.step())) {
-          await this.#batchers.get(runId)?.runOver();
-          await this.#release(runId);
-        }
+        if (!(await driver.step())) await this.#release(runId);
       } catch (err) {
         this.#failed(runId, err, 'driving run failed');
       }

@@ -89,6 +89,7 @@ export class RunBatcher {
   /** Wakes to try again (job id → stage and until when). */
   readonly #rewake = new Map<string, { stage: Stage; until: number }>();
   #ticking: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
   #swept = false;
   #closed = false;
   #saidNoClient = false;
@@ -138,24 +139,31 @@ export class RunBatcher {
     if (tasks.length > 0) await this.#deps.store.forget(this.#deps.runId, tasks);
   }
 
-  /** The run is over (completed or cancelled): batches still at Gemini hold only unwanted requests; cancel them. */
-  async runOver(): Promise<void> {
-    const { gemini, store, runId, logger } = this.#deps;
-    await this.close();
+  /**
+   * Stops after the pass in hand. If the run is over (completed, cancelled, failed), its batches
+   * still at Gemini hold only requests no task wants any more: they are cancelled. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      await this.#ticking;
+      await this.#cancelIfOver().catch((err: unknown) => this.#deps.logger.warn({ err, runId: this.#deps.runId }, 'cancelling the batches of an ended run failed'));
+    })();
+    return this.#closing;
+  }
+
+  async #cancelIfOver(): Promise<void> {
+    const { gemini, store, ledger, runId, logger } = this.#deps;
     if (!gemini) return;
-    for (const record of await store.records(runId).catch(() => [])) {
+    const { state } = await ledger.stateAndDoneBits(runId, []);
+    if (state === 'queued' || state === 'running') return;
+    for (const record of await store.records(runId)) {
       if (record.state !== 'submitted' || !record.name) continue;
       await gemini.batches.cancel({ name: record.name }).then(
-        () => logger.info({ runId, batch: record.name }, 'run over: batch cancelled'),
+        () => logger.info({ runId, batch: record.name, state }, 'run over: its batch cancelled at Gemini'),
         () => {},
       );
     }
-  }
-
-  /** Stops after the pass in hand. Idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#ticking;
   }
 
   #token(): string {

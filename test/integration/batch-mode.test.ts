@@ -167,6 +167,18 @@ t.test('the batch enqueued-tokens limit (a 429 without RetryInfo): submissions b
   t.equal(farm.sim.stats().calls['batches.list'] ?? 0, 0, 'a 429 is a refusal: no look-up by name before trying again');
 });
 
+t.test('a cancelled run cancels its batches still at Gemini', async (t) => {
+  const farm = await startTestFarm(t, { sim: { batchDelayMs: 30_000 }, config: FAST_BATCHES });
+  await farm.startWorker();
+  const runId = await farm.submit(spec());
+  await waitUntil(async () => ((await farm.status(runId)).batch?.batches.pending ?? 0) >= 1);
+  const res = await fetch(`${farm.apiUrl}/v1/runs/${runId}/cancel`, { method: 'POST' });
+  t.equal(res.status, 200);
+  await waitUntil(async () => (farm.sim.stats().batch.states.BATCH_STATE_CANCELLED ?? 0) >= 1);
+  const states = farm.sim.stats().batch.states;
+  t.same(Object.keys(states), ['BATCH_STATE_CANCELLED'], `every batch the run had at Gemini was cancelled (${JSON.stringify(states)})`);
+});
+
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
