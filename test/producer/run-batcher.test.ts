@@ -24,6 +24,7 @@ const body = (n: number) => ({ contents: [{ role: 'user', parts: [{ text: `Write
 async function setup(t: Test, count: number, sim: Partial<SimOptions> = {}) {
   const { redis, prefix } = await testRedis(t, 'batcher');
   await redis.set(runKeys(prefix, RUN).owner, TOKEN);
+  await redis.hset(runKeys(prefix, RUN).meta, 'state', 'running');
   const running = await startSim({ port: 0, batchDelayMs: 50, ...sim });
   const queues = createStageQueues(redis, prefix);
   const dataDir = mkdtempSync(join(tmpdir(), 'sdf-batcher-'));
