@@ -76,20 +76,15 @@ local count = tonumber(redis.call('get', KEYS[1]) or '0')
 local IX = KEYS[3]
 local RECORD, CHUNK_ITEMS, BASE, LOAD, TOMB = ${RECORD}, ${CHUNK_ITEMS}, ${BASE_LEVEL}, ${BUCKET_LOAD}, ${TOMBSTONE}
 
--- Count-min estimates of every feature, read (by = nil) or changed by \`by\`, in one BITFIELD call:
--- a feature is \`depth\` counters, and its estimate is their minimum.
+-- Changes every feature's counters by \`by\` in one BITFIELD call and returns each feature's
+-- count-min estimate after it (a feature is \`depth\` counters; its estimate is their minimum).
 local function sketch(features, by)
   if #features == 0 then return {} end
-  local args = {}
-  if by then args[1] = 'OVERFLOW'; args[2] = 'SAT' end
+  local args = {'OVERFLOW', 'SAT'}
   for _, feature in ipairs(features) do
     for r = 1, depth do
       local n = #args
-      if by then
-        args[n + 1] = 'INCRBY'; args[n + 2] = 'u32'; args[n + 3] = '#' .. feature[2 + r]; args[n + 4] = by
-      else
-        args[n + 1] = 'GET'; args[n + 2] = 'u32'; args[n + 3] = '#' .. feature[2 + r]
-      end
+      args[n + 1] = 'INCRBY'; args[n + 2] = 'u32'; args[n + 3] = '#' .. feature[2 + r]; args[n + 4] = by
     end
   end
   local values = redis.call('bitfield', KEYS[2], unpack(args))
@@ -354,20 +349,27 @@ if indexing then
     end
   end
 end
-local current = sketch(a.features, nil)
+-- Counted first and taken back out if the item is turned away (a few percent of items): one
+-- BITFIELD per accepted item instead of a read and then an increment.
+local bumped = sketch(a.features, 1)
 for f, feature in ipairs(a.features) do
   local share = a.shares[feature[1] + 1]
   if share < 1 then
     local ceiling = math.max(1, math.floor(share * math.max(count + 1, a.warmup)))
-    if current[f] + 1 > ceiling then return {0, 'corpus', tostring(feature[1]), feature[2], tostring(current[f]), tostring(ceiling)} end
+    if bumped[f] > ceiling then
+      sketch(a.features, -1)
+      return {0, 'corpus', tostring(feature[1]), feature[2], tostring(bumped[f] - 1), tostring(ceiling)}
+    end
   end
 end
 for _, name in ipairs(a.carriers) do
   local carriers = tonumber(redis.call('hget', KEYS[6], name) or '0')
   local ceiling = math.max(1, math.floor(a.prevalence * math.max(count + 1, a.warmup)))
-  if carriers + 1 > ceiling then return {0, 'pattern', name, tostring(carriers), tostring(ceiling)} end
+  if carriers + 1 > ceiling then
+    sketch(a.features, -1)
+    return {0, 'pattern', name, tostring(carriers), tostring(ceiling)}
+  end
 end
-local bumped = sketch(a.features, 1)
 for f, feature in ipairs(a.features) do
   local est = bumped[f]
   if est >= 3 and est * 100 >= count then
