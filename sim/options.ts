@@ -43,7 +43,35 @@ export interface SimOptions {
   duplicateRate: number;
   /** Planting rate per pattern id; defaults from PLANTED_PATTERNS. */
   patternRates: Record<string, number>;
+  /**
+   * Implicit caching: a prompt whose first tokens (at least this many, ending at a line break or a
+   * part's end) the same model saw in the last 5 minutes reports them as `cachedContentTokenCount`.
+   * Gemini's minimum is 1,024 to 4,096 tokens depending on the model. @defaultValue 1024
+   */
+  implicitCacheMinTokens: number;
+  /** Smallest explicit cache (`cachedContents`) Gemini accepts; smaller is refused with 400. @defaultValue 1024 */
+  explicitCacheMinTokens: number;
+  /**
+   * How long a batch takes from creation to its final state: PENDING for the first half, RUNNING
+   * (its requests being answered) for the second. Gemini targets 24 hours. @defaultValue 200
+   */
+  batchDelayMs: number;
+  /** Share of a batch's requests answered with a per-request error (INTERNAL), spread evenly. @defaultValue 0 */
+  batchRequestErrorRate: number;
+  /**
+   * How every batch ends once its time is up: `succeeded` (with results), or `failed` / `expired`
+   * (no results, as when Gemini fails a batch or it waited over 48 hours). Read at completion, so
+   * a test can switch it on a running simulator. @defaultValue 'succeeded'
+   */
+  batchOutcome: BatchOutcome;
+  /** Largest batchGenerateContent request body (inlined requests); Gemini's is 20 MB. @defaultValue 20971520 */
+  batchInlineMaxBytes: number;
+  /** Bytes the Files API may hold in memory (uploads and batch results files); an upload past it is refused with 429. @defaultValue 536870912 */
+  filesMaxBytes: number;
 }
+
+export const BATCH_OUTCOMES = ['succeeded', 'failed', 'expired'] as const;
+export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
 
 export function defaultPatternRates(): Record<string, number> {
   return Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, p.defaultRate]));
@@ -69,20 +97,28 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   unsuitableRate: 0.1,
   duplicateRate: 0,
   patternRates: defaultPatternRates(),
+  implicitCacheMinTokens: 1024,
+  explicitCacheMinTokens: 1024,
+  batchDelayMs: 200,
+  batchRequestErrorRate: 0,
+  batchOutcome: 'succeeded',
+  batchInlineMaxBytes: 20 * 1024 * 1024,
+  filesMaxBytes: 512 * 1024 * 1024,
 };
 
-const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate'] as const;
+const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate', 'batchRequestErrorRate'] as const;
 
 /** Defaults merged once, then every field checked; a bad value throws naming the option. */
 export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions {
   const options: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial, patternRates: { ...defaultPatternRates(), ...partial.patternRates } };
-  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs'] as const) {
+  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs', 'implicitCacheMinTokens', 'explicitCacheMinTokens', 'batchDelayMs', 'batchInlineMaxBytes', 'filesMaxBytes'] as const) {
     if (!Number.isFinite(options[field]) || options[field] < 0) throw new Error(`sim option ${field}: must be a number >= 0, got ${options[field]}`);
   }
   if (!Number.isFinite(options.quotaWindowMs) || options.quotaWindowMs < 1) throw new Error(`sim option quotaWindowMs: must be a number >= 1, got ${options.quotaWindowMs}`);
   for (const field of RATE_FIELDS) {
     if (!(options[field] >= 0 && options[field] <= 1)) throw new Error(`sim option ${field}: must be between 0 and 1, got ${options[field]}`);
   }
+  if (!BATCH_OUTCOMES.includes(options.batchOutcome)) throw new Error(`sim option batchOutcome: must be one of ${BATCH_OUTCOMES.join(', ')}, got ${options.batchOutcome}`);
   for (const [id, rate] of Object.entries(options.patternRates)) {
     if (!PLANTED_PATTERNS.some((p) => p.id === id)) throw new Error(`sim option patternRates.${id}: unknown pattern (known: ${PLANTED_PATTERNS.map((p) => p.id).join(', ')})`);
     if (!(rate >= 0 && rate <= 1)) throw new Error(`sim option patternRates.${id}: must be between 0 and 1, got ${rate}`);

@@ -12,10 +12,32 @@ const WORD = /[\p{L}\p{N}']+/gu;
 const PUNCTUATION = /[\p{P}\p{S}]/gu;
 
 export function countTokens(text: string): number {
+  return tokensOf(tallyTokens(text));
+}
+
+/**
+ * The raw counts behind a token count. Tallies add up across pieces split at whitespace (no word
+ * or mark spans a newline), so a prompt's prefix can be counted from its pieces' tallies without
+ * recounting the text: how implicit caching reports the tokens of a repeated prefix.
+ */
+export interface TokenTally {
+  words: number;
+  marks: number;
+}
+
+export function tallyTokens(text: string): TokenTally {
   const words = text.match(WORD)?.length ?? 0;
   // Apostrophes belong to words (don't, it's), so they are not counted again as punctuation.
   const marks = (text.match(PUNCTUATION)?.length ?? 0) - (text.match(/'/g)?.length ?? 0);
-  return Math.max(1, Math.ceil(words * 1.3) + marks);
+  return { words, marks };
+}
+
+export function addTallies(a: TokenTally, b: TokenTally): TokenTally {
+  return { words: a.words + b.words, marks: a.marks + b.marks };
+}
+
+export function tokensOf(tally: TokenTally): number {
+  return Math.max(1, Math.ceil(tally.words * 1.3) + tally.marks);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { PLANTED_PATTERNS, startSim, type SimOptions } from '../../sim/index.js';
+import { BATCH_OUTCOMES, DEFAULT_SIM_OPTIONS, PLANTED_PATTERNS, startSim, type BatchOutcome, type SimOptions } from '../../sim/index.js';
 
 function num(name: string) {
   return (value: string) => {
@@ -38,6 +38,13 @@ export function registerSimCommand(program: Command): void {
     .option('--duplicate-rate <p>', 'share of near-duplicate documents', num('duplicate-rate'), 0)
     .option('--pattern-rate <id=rate>', `planting rate of a pattern (repeatable): ${PLANTED_PATTERNS.map((p) => p.id).join(', ')}`, patternRate)
     .option('--patterns <on|off>', 'off plants no patterns at all', 'on')
+    .option('--implicit-cache-min-tokens <n>', 'implicit caching: a repeated prompt prefix of at least n tokens is reported cached', num('implicit-cache-min-tokens'), DEFAULT_SIM_OPTIONS.implicitCacheMinTokens)
+    .option('--explicit-cache-min-tokens <n>', 'smallest cachedContents accepted (smaller: 400)', num('explicit-cache-min-tokens'), DEFAULT_SIM_OPTIONS.explicitCacheMinTokens)
+    .option('--batch-delay-ms <ms>', 'a batch ends this long after creation (PENDING the first half, RUNNING the second)', num('batch-delay-ms'), DEFAULT_SIM_OPTIONS.batchDelayMs)
+    .option('--batch-request-error-rate <p>', 'share of batch requests answered with an INTERNAL error (spread evenly)', num('batch-request-error-rate'), DEFAULT_SIM_OPTIONS.batchRequestErrorRate)
+    .option('--batch-outcome <outcome>', `how batches end: ${BATCH_OUTCOMES.join(', ')}`, DEFAULT_SIM_OPTIONS.batchOutcome)
+    .option('--batch-inline-max-bytes <n>', 'largest batchGenerateContent body (Gemini: 20 MB)', num('batch-inline-max-bytes'), DEFAULT_SIM_OPTIONS.batchInlineMaxBytes)
+    .option('--files-max-bytes <n>', 'bytes the Files API holds in memory; uploads past it get 429', num('files-max-bytes'), DEFAULT_SIM_OPTIONS.filesMaxBytes)
     .action(async (o: Record<string, unknown>) => {
       const rates: Record<string, number> =
         o.patterns === 'off' ? Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, 0])) : ((o.patternRate as Record<string, number> | undefined) ?? {});
@@ -60,6 +67,13 @@ export function registerSimCommand(program: Command): void {
         unsuitableRate: o.unsuitableRate as number,
         duplicateRate: o.duplicateRate as number,
         patternRates: rates,
+        implicitCacheMinTokens: o.implicitCacheMinTokens as number,
+        explicitCacheMinTokens: o.explicitCacheMinTokens as number,
+        batchDelayMs: o.batchDelayMs as number,
+        batchRequestErrorRate: o.batchRequestErrorRate as number,
+        batchOutcome: o.batchOutcome as BatchOutcome,
+        batchInlineMaxBytes: o.batchInlineMaxBytes as number,
+        filesMaxBytes: o.filesMaxBytes as number,
       };
       const sim = await startSim(options);
       process.stdout.write(`sim listening on ${sim.url}\n`);
