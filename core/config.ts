@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './errors.js';
 import { parseLimits } from './limiter/model-limits.js';
+import { loadPriceTable } from './cost/price-file.js';
 
 export interface FarmConfig {
   redisUrl: string;
@@ -26,6 +27,8 @@ export interface FarmConfig {
   logLevel: string;
   promptsDir: string | undefined;
   limits: string | undefined;
+  /** Price override file (YAML or JSON) merged over the default price table. */
+  pricesFile: string | undefined;
   /** The farm limiter's sliding window (RPM and TPM count within it): a minute plus a margin. */
   limiterWindowMs: number;
   apiToken: string | undefined;
@@ -70,6 +73,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_TASK_ATTEMPTS', default: '5', description: 'Attempts per task before it is dead-lettered.' },
   { name: 'SDF_REQUEST_TIMEOUT_MS', default: '600000', description: 'Timeout of one model request.' },
   { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
+  { name: 'SDF_PRICES_FILE', default: '(unset)', description: 'YAML or JSON file of model prices (USD per million tokens) merged over the built-in table, e.g. `gemini-2.5-flash: {input: 0.3, output: 2.5}`; see the Cost section. A bad entry stops the process, naming the model and field.' },
   { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
@@ -97,6 +101,12 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0)
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** Read and checked at start-up, like SDF_LIMITS: a bad price file stops the process naming the model and field. */
+function validPricesFile(path: string | undefined): string | undefined {
+  loadPriceTable(path);
+  return path;
 }
 
 /** Checked at start-up so a typo in SDF_LIMITS stops the process with the field named. */
@@ -131,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     logLevel: env.LOG_LEVEL || 'info',
     promptsDir: optional(env, 'PROMPTS_DIR'),
     limits: validLimits(optional(env, 'SDF_LIMITS')),
+    pricesFile: validPricesFile(optional(env, 'SDF_PRICES_FILE')),
     limiterWindowMs: intVar(env, 'SDF_LIMITER_WINDOW_MS', 61_000, 100),
     apiToken: optional(env, 'SDF_API_TOKEN'),
     lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),

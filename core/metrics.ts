@@ -13,6 +13,8 @@ export interface FarmMetrics {
   llmRequestDuration: Histogram<'model'>;
   llmTokens: Counter<'model' | 'kind'>;
   llmCost: Counter<'model'>;
+  /** USD saved by prompt-cache hits: cached tokens at the input rate minus at the cached rate. */
+  llmCacheSaving: Counter<'model'>;
   rateLimitWaitSeconds: Counter<'model'>;
   rateLimitWaits: Counter<'model'>;
   rateLimitEffectiveRpm: Gauge<'model'>;
@@ -103,13 +105,19 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
     }),
     llmTokens: new Counter({
       name: 'sdf_llm_tokens_total',
-      help: 'Tokens reported by the provider, by model and kind (prompt, output, thoughts).',
+      help: 'Tokens reported by the provider, by model and kind (prompt, cached, output, thoughts); cached tokens are part of prompt.',
       labelNames: ['model', 'kind'],
       registers,
     }),
     llmCost: new Counter({
       name: 'sdf_llm_cost_usd_total',
       help: 'Estimated spend in US dollars, by model, from the price table.',
+      labelNames: ['model'],
+      registers,
+    }),
+    llmCacheSaving: new Counter({
+      name: 'sdf_llm_cache_saving_usd_total',
+      help: 'Estimated US dollars saved by prompt caching (cachedContentTokenCount), by model: those tokens at the full input rate minus at the cached rate.',
       labelNames: ['model'],
       registers,
     }),

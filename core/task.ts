@@ -41,7 +41,10 @@ export interface TaskData {
 }
 
 export interface Usage {
+  /** Every prompt token, cached ones included (Gemini's `promptTokenCount`). */
   promptTokens: number;
+  /** The part of `promptTokens` served from a prompt cache (`cachedContentTokenCount`), billed at the cached rate. */
+  cachedTokens: number;
   outputTokens: number;
   thoughtsTokens: number;
   calls: number;
@@ -49,18 +52,23 @@ export interface Usage {
   costUsd: number;
   /** Calls whose model has no price: their cost is unknown, not zero. */
   unpricedCalls: number;
+  /** What the cached tokens saved: their cost at the full input rate minus their cost at the cached rate. */
+  cacheSavingUsd: number;
 }
 
-export const ZERO_USAGE: Usage = { promptTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0, unpricedCalls: 0 };
+export const ZERO_USAGE: Usage = { promptTokens: 0, cachedTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0, unpricedCalls: 0, cacheSavingUsd: 0 };
 
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
     promptTokens: a.promptTokens + b.promptTokens,
+    // `?? 0`: results published before these fields existed may still be in a stream.
+    cachedTokens: (a.cachedTokens ?? 0) + (b.cachedTokens ?? 0),
     outputTokens: a.outputTokens + b.outputTokens,
     thoughtsTokens: a.thoughtsTokens + b.thoughtsTokens,
     calls: a.calls + b.calls,
     costUsd: a.costUsd + b.costUsd,
     unpricedCalls: (a.unpricedCalls ?? 0) + (b.unpricedCalls ?? 0),
+    cacheSavingUsd: (a.cacheSavingUsd ?? 0) + (b.cacheSavingUsd ?? 0),
   };
 }
 

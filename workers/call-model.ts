@@ -23,8 +23,11 @@ export interface CallModelDeps {
   quota?: {
     acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
   };
-  /** USD for a call's usage; undefined = the model has no price (counted as unpriced, not free). */
-  costOf?: (model: string, usage: Pick<Usage, 'promptTokens' | 'outputTokens' | 'thoughtsTokens'>) => number | undefined;
+  /**
+   * USD for a call's usage (cached tokens at the cached rate; `batch`: the batch price); undefined
+   * = the model has no price (counted as unpriced, not free). PriceTable.costOf in the farm.
+   */
+  costOf?: (model: string, usage: Pick<Usage, 'promptTokens' | 'outputTokens' | 'thoughtsTokens'> & { cachedTokens?: number }, options?: { batch?: boolean }) => number | undefined;
   /** Longest a call may take, answer read included (SDF_REQUEST_TIMEOUT_MS). @defaultValue 600000 */
   timeoutMs?: number;
 }
@@ -84,21 +87,27 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     const meta = response.usageMetadata ?? {};
     const tokens = {
       promptTokens: meta.promptTokenCount ?? estimate,
+      // Part of promptTokens (implicit or explicit prompt cache), billed at the cached rate.
+      cachedTokens: meta.cachedContentTokenCount ?? 0,
       outputTokens: meta.candidatesTokenCount ?? 0,
       thoughtsTokens: meta.thoughtsTokenCount ?? 0,
     };
     await reservation?.settle(tokens.promptTokens);
     const costUsd = deps.costOf ? deps.costOf(request.model, tokens) : 0;
+    // The saving: the same call with every prompt token at the full input rate, minus its cost.
+    const cacheSavingUsd = costUsd && tokens.cachedTokens > 0 ? (deps.costOf?.(request.model, { ...tokens, cachedTokens: 0 }) ?? costUsd) - costUsd : 0;
     if (costUsd === undefined) metrics.llmUnpricedCalls.inc({ model: request.model });
     metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
+    metrics.llmTokens.inc({ model: request.model, kind: 'cached' }, tokens.cachedTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'output' }, tokens.outputTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'thoughts' }, tokens.thoughtsTokens);
     if (costUsd) metrics.llmCost.inc({ model: request.model }, costUsd);
+    if (cacheSavingUsd > 0) metrics.llmCacheSaving.inc({ model: request.model }, cacheSavingUsd);
     const candidate = response.candidates?.[0];
     const text = (candidate?.content?.parts ?? []).map((p) => (p.thought ? '' : (p.text ?? ''))).join('');
     return {
       reply: { text, finishReason: String(candidate?.finishReason ?? (response.promptFeedback?.blockReason ? 'BLOCKLIST' : 'STOP')), model: request.model },
-      usage: { ...tokens, calls: 1, costUsd: costUsd ?? 0, unpricedCalls: costUsd === undefined ? 1 : 0 },
+      usage: { ...tokens, calls: 1, costUsd: costUsd ?? 0, unpricedCalls: costUsd === undefined ? 1 : 0, cacheSavingUsd },
     };
   };
 }

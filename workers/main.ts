@@ -11,7 +11,7 @@ import { createRedis } from '../core/redis.js';
 import { RunStore } from '../core/runs/run-store.js';
 import type { Stage } from '../core/stages.js';
 import type { TaskResult } from '../core/task.js';
-import { estimateCostUsd } from '../core/gemini/pricing.js';
+import { loadPriceTable } from '../core/cost/price-file.js';
 import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
@@ -73,7 +73,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd, timeoutMs: config.requestTimeoutMs });
+  const prices = loadPriceTable(config.pricesFile);
+  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
   const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({

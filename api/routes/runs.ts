@@ -5,7 +5,12 @@ import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
 import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
-import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmittedSchema, type ListQuery, type RunIdParams } from '../schemas/run-schemas.js';
+import { PriceTable } from '../../core/cost/price-table.js';
+import { PromptLibrary } from '../../core/prompts/prompt-library.js';
+import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
+import type { RunSpec } from '../../core/spec/run-spec-schema.js';
+import { projectRunCost } from '../../producer/cost-projection.js';
+import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
@@ -20,8 +25,12 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.post('/v1/runs', { schema: { response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
+  const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
+
+  // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.
+  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
     const spec = validateRunSpec(request.body);
+    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
     return reply.code(202).send({ id: run.id, state: run.state, created });
@@ -37,9 +46,25 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     return { runs };
   });
 
+  // A run's spec never changes: its parsed spec and estimate are kept for the status polls that
+  // follow (a few hundred runs; the oldest go first), so a poll does not read and parse the spec.
+  const estimates = new Map<string, { spec: RunSpec; estimate: RunEstimate }>();
+  const estimateOf = async (id: string) => {
+    let known = estimates.get(id);
+    if (!known) {
+      const { spec } = await app.farm.runs.get(id);
+      known = { spec, estimate: estimateRun(spec, estimateOptions) };
+      estimates.set(id, known);
+      if (estimates.size > 256) estimates.delete(estimates.keys().next().value!);
+    }
+    return known;
+  };
+
+  // One run's status, with its cost projection (the list leaves it out: it needs each run's spec).
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.getSummary(request.params.id);
-    return readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
+    const [status, { spec, estimate }] = await Promise.all([readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues), estimateOf(run.id)]);
+    return { ...status, projection: projectRunCost(spec, status, estimate) };
   });
 
   app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {

@@ -3,6 +3,7 @@ import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore, RunSummary } from './run-store.js';
+import { readRunSpend, type RunSpend } from '../cost/run-spend.js';
 
 export interface StageStatus {
   queued: number;
@@ -19,10 +20,15 @@ export interface StageStatus {
 /** The run's record (without its spec) and its progress. */
 export interface RunStatus extends Omit<RunMeta, 'spec'> {
   stages: Partial<Record<Stage, StageStatus>>;
-  tokens: { prompt: number; output: number; thoughts: number };
+  /** `cached` is the part of `prompt` served from a prompt cache. */
+  tokens: { prompt: number; cached: number; output: number; thoughts: number };
   calls: number;
   /** USD of the calls whose model has a price: a lower bound when `unpricedCalls` > 0. */
   costUsd: number;
+  /** What cached prompt tokens saved: their cost at the full input rate minus at the cached rate. */
+  cacheSavingUsd: number;
+  /** Calls, tokens and USD per stage and per model. */
+  spend: RunSpend;
   /** Calls of models with no price in the table: their cost is unknown, not zero. */
   unpricedCalls: number;
   unpricedModels: string[];
@@ -68,9 +74,11 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
   return {
     ...run,
     stages,
-    tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
+    tokens: { prompt: stats['tokens:prompt'] ?? 0, cached: stats['tokens:cached'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
     calls: stats.calls ?? 0,
     costUsd: stats['cost:usd'] ?? 0,
+    cacheSavingUsd: stats['cost:cacheSaving'] ?? 0,
+    spend: readRunSpend(stats),
     unpricedCalls: stats['calls:unpriced'] ?? 0,
     unpricedModels: Object.entries(stats)
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
