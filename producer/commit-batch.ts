@@ -51,6 +51,9 @@ export function planBatch(entries: ResultEntry[], done: boolean[], plan: RunPlan
     inc(`model:${model}:output`, usage.outputTokens);
     inc(`model:${model}:unpriced`, usage.unpricedCalls ?? 0);
     if (usage.costUsd) floats['cost:usd'] = (floats['cost:usd'] ?? 0) + usage.costUsd;
+    inc('cache:hits', usage.cacheHits ?? 0);
+    inc('cache:misses', usage.cacheMisses ?? 0);
+    if (usage.cacheSavedUsd) floats['cache:saved:usd'] = (floats['cache:saved:usd'] ?? 0) + usage.cacheSavedUsd;
   };
 
   entries.forEach((entry, i) => {
