@@ -33,7 +33,7 @@ export function withResponseCache(callModel: CallModel, deps: ResponseCacheDeps)
   const { store, metrics, logger } = deps;
   return async (request) => {
     if (!request.cache) return callModel(request);
-    const key = requestKey(geminiRequestOf(request), request.cache);
+    const key = modelRequestKey(request, request.cache);
     const stored = await store.get(key).catch((err: unknown) => {
       // A cache that cannot be read is a miss: the call goes to the model.
       logger.warn({ err }, 'response cache lookup failed; asking the model');
@@ -53,6 +53,15 @@ export function withResponseCache(callModel: CallModel, deps: ResponseCacheDeps)
     await offer(deps, key, request, answer.reply, answer.usage);
     return { ...answer, usage: { ...answer.usage, cacheMisses: (answer.usage.cacheMisses ?? 0) + 1 } };
   };
+}
+
+/**
+ * The request key of a farm request in its answer slot: the response cache's address of its
+ * answer, and what batch mode sends as the batch request's `metadata.key` (same request, same slot,
+ * same key online or in a batch, so each path finds the other's answers).
+ */
+export function modelRequestKey(request: ModelRequest, slot: AnswerSlot): string {
+  return requestKey(geminiRequestOf(request), slot);
 }
 
 /** Stores an answer if the farm could use it; a store that fails only costs a later miss. */
