@@ -1,5 +1,4 @@
-import { promisify } from 'node:util';
-import { deflateRaw as deflateRawCb, inflateRaw as inflateRawCb } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Redis, Result } from 'ioredis';
 import { responseCacheKeys } from '../keys.js';
 import type { Usage } from '../task.js';
@@ -101,9 +100,12 @@ redis.call('set', KEYS[3], string.format('%.0f', bytes), 'EX', ttl)
 redis.call('expire', KEYS[2], ttl)
 return {stored, evicted, expired, string.format('%.0f', bytes)}`;
 
-// On libuv's thread pool, not the event loop: a document's deflate is a few hundred microseconds.
-const deflateRaw = promisify(deflateRawCb);
-const inflateRaw = promisify(inflateRawCb);
+/**
+ * Fastest deflate with a small window: a 5,000-character document in about 90 µs of CPU (the
+ * default level took 160 and zlib's thread pool 2.7 times the CPU of the same work done
+ * synchronously), 3.6% larger than the default level; half the size of the text.
+ */
+const DEFLATE = { level: 1, windowBits: 12 };
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -136,7 +138,7 @@ export class ResponseStore {
     const raw = await this.options.redis.getBuffer(this.#keys.entries + key);
     if (!raw) return undefined;
     try {
-      return JSON.parse((await inflateRaw(raw)).toString('utf8')) as StoredAnswer;
+      return JSON.parse(inflateRawSync(raw).toString('utf8')) as StoredAnswer;
     } catch {
       return undefined;
     }
@@ -144,7 +146,7 @@ export class ResponseStore {
 
   /** Stores an answer once (a key already present is left as it is), then evicts down to the bound. */
   async put(key: string, answer: StoredAnswer): Promise<PutResult> {
-    const value = await deflateRaw(JSON.stringify(answer));
+    const value = deflateRawSync(JSON.stringify(answer), DEFLATE);
     const entry = this.#keys.entries + key;
     const charge = value.length + entry.length + key.length + ENTRY_OVERHEAD_BYTES;
     if (charge > this.maxEntryBytes) return { outcome: 'too-large', evicted: 0, expired: 0 };
