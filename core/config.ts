@@ -51,6 +51,10 @@ export interface FarmConfig {
    * up draining and exits 1: without it, a drain blocked on Redis waits out the whole grace period.
    */
   shutdownRedisTimeoutMs: number;
+  /** How long a stored model answer stays in the response cache. */
+  responseCacheTtlS: number;
+  /** Most bytes the response cache may hold in Redis, all runs together (0: no cache). */
+  responseCacheMaxBytes: number;
 }
 
 export interface EnvDoc {
@@ -85,6 +89,8 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
   { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
   { name: 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', default: '5000', description: 'On SIGTERM/SIGINT, a `serve` or `worker` drains for its grace period, unless Redis has not answered for this long: then it closes what it can and exits 1, saying so (tasks in flight return to their queues when their locks expire).' },
+  { name: 'SDF_RESPONSE_CACHE_TTL_S', default: '604800', description: 'Seconds a model answer stays in the response cache (a week). Identical requests in that time are answered from it without a call.' },
+  { name: 'SDF_RESPONSE_CACHE_MAX_BYTES', default: '268435456', description: 'Most bytes of Redis the response cache holds, all runs together (256 MiB: compressed answers, their keys and index); the oldest answers are evicted beyond it. Leave room for it in Redis\'s `maxmemory`. 0 turns the cache off for the farm.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
 ];
 
@@ -152,5 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
     reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
     shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
+    responseCacheTtlS: intVar(env, 'SDF_RESPONSE_CACHE_TTL_S', 604_800, 1),
+    responseCacheMaxBytes: intVar(env, 'SDF_RESPONSE_CACHE_MAX_BYTES', 268_435_456),
   };
 }

@@ -46,6 +46,19 @@ export function farmKeys(prefix: string) {
   };
 }
 
+/** The response cache (ResponseStore): farm-wide, content-addressed, bounded in bytes. */
+export function responseCacheKeys(prefix: string) {
+  const base = `${prefix}:rcache`;
+  return {
+    /** Prefix of the entries: `<entries><request key>`, a string with a TTL holding one deflated answer. */
+    entries: `${base}:e:`,
+    /** Sorted set of request keys in the order stored; score = stored-at seconds × 2^21 + bytes charged. */
+    index: `${base}:index`,
+    /** String: the bytes charged for every request key in the index. */
+    bytes: `${base}:bytes`,
+  };
+}
+
 /** The farm-wide limiter's keys for one model. */
 export function limiterKeys(prefix: string, model: string) {
   const base = `${prefix}:limiter:${model}`;

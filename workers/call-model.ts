@@ -1,4 +1,5 @@
-import type { GoogleGenAI } from '@google/genai';
+import type { Content, GoogleGenAI } from '@google/genai';
+import type { AnswerSlot, KeyedRequest } from '../core/gemini/request-key.js';
 import type { ModelLimits } from '../core/limiter/model-limits.js';
 import type { FarmMetrics } from '../core/metrics.js';
 import type { Usage } from '../core/task.js';
@@ -14,6 +15,8 @@ export interface ModelRequest {
   schema?: Record<string, unknown>;
   /** Farm-wide quota of this model for this run; absent = unlimited. */
   limits?: ModelLimits;
+  /** The answer's slot for the response cache (workers/response-cache.ts); absent = not cached. */
+  cache?: AnswerSlot;
 }
 
 export interface CallModelDeps {
@@ -48,6 +51,27 @@ export function roughTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/**
+ * What is sent to Gemini for a request, in Gemini's shape: the one mapping, used for the call
+ * and for its cache key (core/gemini/request-key.ts), so the key hashes exactly what is asked.
+ */
+export function geminiRequestOf(request: ModelRequest): KeyedRequest & {
+  contents: Content[];
+  systemInstruction?: string;
+  generationConfig: { temperature: number; maxOutputTokens: number; responseMimeType?: string; responseJsonSchema?: unknown };
+} {
+  return {
+    model: request.model,
+    contents: [{ role: 'user', parts: [{ text: request.user }] }],
+    ...(request.system ? { systemInstruction: request.system } : {}),
+    generationConfig: {
+      temperature: request.temperature,
+      maxOutputTokens: request.maxOutputTokens,
+      ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),
+    },
+  };
+}
+
 /** One model call through the real SDK: quota, request, usage and metrics. Errors propagate for classification. */
 export function createCallModel(deps: CallModelDeps): CallModel {
   const { gemini, metrics } = deps;
@@ -60,18 +84,17 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     // Aborted like the SDK's own timeout does (no reason: the same AbortError, classified the same).
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const sent = geminiRequestOf(request);
     let response;
     try {
       response = await gemini.models.generateContent({
-        model: request.model,
-        contents: [{ role: 'user', parts: [{ text: request.user }] }],
+        model: sent.model,
+        contents: sent.contents,
         config: {
           abortSignal: deadline.signal,
           httpOptions: NO_SDK_TIMEOUT,
-          ...(request.system ? { systemInstruction: request.system } : {}),
-          temperature: request.temperature,
-          maxOutputTokens: request.maxOutputTokens,
-          ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),
+          ...(sent.systemInstruction ? { systemInstruction: sent.systemInstruction } : {}),
+          ...sent.generationConfig,
         },
       });
     } catch (err) {

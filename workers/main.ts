@@ -17,6 +17,8 @@ import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
 import { createCallModel } from './call-model.js';
 import { createQuotaGate } from './quota-gate.js';
+import { ResponseStore } from '../core/gemini/response-store.js';
+import { withResponseCache } from './response-cache.js';
 import { RunFilters } from '../core/filters/run-filters.js';
 import { createTaskProcessor } from './processor.js';
 import { RunCache } from './run-cache.js';
@@ -74,7 +76,16 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
   const prices = loadPriceTable(config.pricesFile);
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
+  const modelCall = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
+  // Outside the call (quota, budget, cost): a cache hit reaches none of them. Max bytes 0: no cache.
+  const callModel =
+    config.responseCacheMaxBytes > 0
+      ? withResponseCache(modelCall, {
+          store: new ResponseStore({ redis: tasksRedis, prefix: config.prefix, ttlS: config.responseCacheTtlS, maxBytes: config.responseCacheMaxBytes }),
+          metrics,
+          logger: logger.child({ component: 'response-cache' }),
+        })
+      : modelCall;
   const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({

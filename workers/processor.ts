@@ -18,6 +18,7 @@ import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
 import type { UsageReport } from '../core/runs/run-results.js';
+import { runAnswerSlot, taskVariant } from './response-cache.js';
 
 export interface ProcessorDeps {
   callModel: CallModel;
@@ -71,7 +72,10 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     };
 
     const filters = deps.filtersFor(task.runId, spec);
+    // Numbers this attempt's calls: each gets its own response-cache slot (see taskVariant).
+    let calls = 0;
     const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
+      const slot = runAnswerSlot(spec, taskVariant(task, calls++));
       const template = deps.prompts.get(task.stage);
       const override = spec.prompts?.[task.stage];
       const userTemplate = override?.user ?? template.user;
@@ -86,6 +90,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           maxOutputTokens: settings.maxOutputTokens,
           ...(limits ? { limits } : {}),
           ...(json && template.schema ? { schema: template.schema } : {}),
+          ...(slot ? { cache: slot } : {}),
         });
       } catch (err) {
         // A request that failed was still made (and may count against the provider's quota).
@@ -122,7 +127,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
 
     /** Spend of this attempt that no result will carry, reported before the attempt ends. */
     const reportSpend = async () => {
-      if (usage.calls === 0) return;
+      if (usage.calls === 0 && !usage.cacheHits) return;
       const spent = usage;
       usage = ZERO_USAGE;
       await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.get().warn({ err }, 'reporting the spend of a failed attempt failed'));

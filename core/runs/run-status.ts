@@ -32,6 +32,8 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   /** Calls of models with no price in the table: their cost is unknown, not zero. */
   unpricedCalls: number;
   unpricedModels: string[];
+  /** The response cache for this run: answers it gave (no call, no cost), answers it lacked, USD it saved. */
+  cache: { hits: number; misses: number; savedUsd: number };
   deadLetters: number;
 }
 
@@ -83,6 +85,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     unpricedModels: Object.entries(stats)
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
+    cache: { hits: stats['cache:hits'] ?? 0, misses: stats['cache:misses'] ?? 0, savedUsd: stats['cache:saved:usd'] ?? 0 },
     deadLetters,
   };
 }

@@ -73,6 +73,10 @@ export const RunSpecSchema = Type.Object(
     limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
     prompts: Type.Optional(perStage(PromptOverrideSchema)),
     filters: Type.Optional(FilterSpecSchema),
+    seed: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'In every response-cache key: a new seed asks the model for new samples. Default 0.' }),
+    ),
+    cache: Type.Optional(Type.Boolean({ description: 'Answer identical requests from the response cache (and store this run\'s answers). Default true.' })),
   },
   { additionalProperties: false },
 );

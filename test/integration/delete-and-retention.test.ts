@@ -28,7 +28,9 @@ async function settledMemory(redis: Redis): Promise<number> {
 t.test('DELETE /v1/runs/:id gives back its Redis memory (within 1 MB of before it was submitted) and its files', async (t) => {
   // A Redis of the test's own: used_memory is the whole server's, and other tests share the common one.
   const own = await ownRedisServer(t);
-  const farm = await startTestFarm(t, { env: { REDIS_URL: own.url, SDF_LIMITS: '' } });
+  // The response cache is the farm's, not the run's (a DELETE leaves it; SDF_RESPONSE_CACHE_MAX_BYTES
+  // bounds it): off, so what is measured is the run's own state and no warm-up answer is reused.
+  const farm = await startTestFarm(t, { env: { REDIS_URL: own.url, SDF_LIMITS: '', SDF_RESPONSE_CACHE_MAX_BYTES: '0' } });
   await farm.startWorker({ workerConcurrency: 16 });
 
   // Warm up: the queues' own keys and event streams (capped) exist after a first run, whatever follows.
