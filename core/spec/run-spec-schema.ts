@@ -33,6 +33,16 @@ function perStage<T extends TSchema>(schema: T) {
   return Type.Object(properties, { additionalProperties: false });
 }
 
+/** Most a budget may be: amounts are counted in nano-dollars, exact in Redis up to about 9 million USD. */
+export const MAX_BUDGET_USD = 1_000_000;
+
+export const BudgetSchema = Type.Object(
+  {
+    usd: Type.Number({ exclusiveMinimum: 0, maximum: MAX_BUDGET_USD, description: 'Most the run may spend on model calls, in US dollars (PATCH /v1/runs/:id changes it).' }),
+  },
+  { additionalProperties: false },
+);
+
 export const PromptOverrideSchema = Type.Object(
   {
     user: Type.Optional(Type.String({ minLength: 1 })),
@@ -73,6 +83,7 @@ export const RunSpecSchema = Type.Object(
     limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
     prompts: Type.Optional(perStage(PromptOverrideSchema)),
     filters: Type.Optional(FilterSpecSchema),
+    budget: Type.Optional(BudgetSchema),
   },
   { additionalProperties: false },
 );
@@ -80,3 +91,4 @@ export const RunSpecSchema = Type.Object(
 export type RunSpec = Static<typeof RunSpecSchema>;
 export type StageSettings = Static<typeof StageSettingsSchema>;
 export type ModelLimits = Static<typeof ModelLimitsSchema>;
+export type Budget = Static<typeof BudgetSchema>;

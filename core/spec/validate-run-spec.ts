@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { SpecError } from '../errors.js';
 import { RunSpecSchema, type RunSpec } from './run-spec-schema.js';
 import { filterSpecProblems } from '../filters/filter-spec.js';
+import { budgetProblems } from '../budget/budget-spec.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validate = ajv.compile<RunSpec>(RunSpecSchema);
@@ -38,6 +39,7 @@ function semanticProblems(spec: RunSpec): string[] {
   if (!spec.documents && !spec.chats) problems.push('(spec): must ask for documents, chats, or both');
   if (spec.universe.trim() === '') problems.push('universe: must not be blank');
   problems.push(...filterSpecProblems(spec.filters));
+  problems.push(...budgetProblems(spec));
   return problems;
 }
 
