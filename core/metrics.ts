@@ -27,6 +27,8 @@ export interface FarmMetrics {
   reconcilerRepairs: Counter<'kind'>;
   /** Results committed per ledger commit (the producer's batching). */
   commitBatchSize: Histogram;
+  /** Calls not made because a budget was spent: a run's cap (`scope="run"`) or a model's daily budget (`scope="daily"`). */
+  budgetRefusals: Counter<'scope' | 'model'>;
   /** Filled by the process that can see them (serve): sampled on every scrape. */
   collectors: {
     queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
@@ -74,6 +76,12 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
       name: 'sdf_producer_commit_batch_size',
       help: 'Stream entries (results and usage reports) consumed by one ledger commit.',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
+    budgetRefusals: new Counter({
+      name: 'sdf_budget_refusals_total',
+      help: 'Model calls not made because a budget was spent, by scope (run: the run\'s cap; daily: the model\'s daily budget) and model.',
+      labelNames: ['scope', 'model'],
       registers,
     }),
     tasksCompleted: new Counter({

@@ -14,6 +14,8 @@ export interface ModelRequest {
   schema?: Record<string, unknown>;
   /** Farm-wide quota of this model for this run; absent = unlimited. */
   limits?: ModelLimits;
+  /** The run the call is made for: its budget pays for it. Not part of the request sent. */
+  runId?: string;
 }
 
 export interface CallModelDeps {
@@ -22,6 +24,10 @@ export interface CallModelDeps {
   /** Waits for farm-wide quota before the call and settles it after; absent = unlimited. */
   quota?: {
     acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
+  };
+  /** Reserves the call's worst-case cost against its run's and its model's budgets (workers/budget-gate.ts); absent = no budgets. */
+  budget?: {
+    reserve(request: ModelRequest, estimatedInputTokens: number): Promise<{ settle(costUsd: number): Promise<void>; release(): Promise<void> } | undefined>;
   };
   /** USD for a call's usage; undefined = the model has no price (counted as unpriced, not free). */
   costOf?: (model: string, usage: Pick<Usage, 'promptTokens' | 'outputTokens' | 'thoughtsTokens'>) => number | undefined;
@@ -51,7 +57,15 @@ export function createCallModel(deps: CallModelDeps): CallModel {
   const timeoutMs = deps.timeoutMs ?? 600_000;
   return async (request) => {
     const estimate = roughTokens((request.system ?? '') + request.user);
-    const reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    // Before the quota: a call its budget refuses takes none.
+    const hold = await deps.budget?.reserve(request, estimate);
+    let reservation;
+    try {
+      reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    } catch (err) {
+      await hold?.release();
+      throw err;
+    }
     const stopTimer = metrics.llmRequestDuration.startTimer({ model: request.model });
     metrics.inflightCalls.inc();
     // Aborted like the SDK's own timeout does (no reason: the same AbortError, classified the same).
@@ -74,6 +88,8 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     } catch (err) {
       // The reservation keeps its estimate: a failed request still counts against the provider's quota.
       metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
+      // Spends what the farm counts a failed request as (no tokens, no cost).
+      await hold?.release();
       throw err;
     } finally {
       clearTimeout(timer);
@@ -89,6 +105,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     };
     await reservation?.settle(tokens.promptTokens);
     const costUsd = deps.costOf ? deps.costOf(request.model, tokens) : 0;
+    await hold?.settle(costUsd ?? 0);
     if (costUsd === undefined) metrics.llmUnpricedCalls.inc({ model: request.model });
     metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'output' }, tokens.outputTokens);

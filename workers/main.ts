@@ -17,6 +17,10 @@ import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
 import { createCallModel } from './call-model.js';
 import { createQuotaGate } from './quota-gate.js';
+import { DAILY_BUDGET, createBudgetGate } from './budget-gate.js';
+import { BudgetLedger } from '../core/budget/budget-ledger.js';
+import { hasPrice } from '../core/budget/budget-spec.js';
+import { ConfigError } from '../core/errors.js';
 import { RunFilters } from '../core/filters/run-filters.js';
 import { createTaskProcessor } from './processor.js';
 import { RunCache } from './run-cache.js';
@@ -56,6 +60,10 @@ export interface WorkerProcess {
  */
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const { config, logger } = options;
+  // Before anything is opened: a daily budget on a model without a price could count nothing.
+  for (const model of Object.keys(config.dailyBudgetUsd)) {
+    if (!hasPrice(model)) throw new ConfigError(`SDF_DAILY_BUDGET_USD.${model}: the model has no price, so its calls cannot be counted against a budget`);
+  }
   const releasers = new Releasers(logger);
   const redis = createRedis(config.redisUrl);
   releasers.push(() => redis.disconnect());
@@ -73,8 +81,17 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: estimateCostUsd, timeoutMs: config.requestTimeoutMs });
   const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
+  const budget = createBudgetGate({
+    ledger: new BudgetLedger(tasksRedis, config.prefix),
+    specOf: (runId) => runs.spec(runId),
+    costOf: estimateCostUsd,
+    dailyBudgets: config.dailyBudgetUsd,
+    // A call is aborted at the request timeout; before it, it may wait for quota a few seconds.
+    holdTtlMs: config.requestTimeoutMs + 60_000,
+    metrics,
+  });
+  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), budget, costOf: estimateCostUsd, timeoutMs: config.requestTimeoutMs });
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({
     callModel,
@@ -85,8 +102,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       if (!filters) runFilters.set(runId, (filters = new RunFilters(tasksRedis, config.prefix, runId, spec)));
       return filters;
     },
-    noteQuotaExhausted: async (runId, model, untilMs) => {
-      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `daily quota of ${model} spent until ${new Date(untilMs).toISOString()}`);
+    noteQuotaExhausted: async (runId, model, untilMs, reason) => {
+      const what = reason === DAILY_BUDGET ? 'daily budget' : 'daily quota';
+      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `${what} of ${model} spent until ${new Date(untilMs).toISOString()}`);
     },
     runs,
     prompts,
