@@ -53,7 +53,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   releasers.push(() => producer.close());
 
   const api = await startApiServer({
-    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, metrics, apiToken: config.apiToken },
+    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, metrics, apiToken: config.apiToken, dailyBudgetUsd: config.dailyBudgetUsd },
     port: options.port ?? config.port,
     host: config.host,
     logger,

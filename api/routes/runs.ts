@@ -1,4 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { BudgetLedger, type DailyBudget } from '../../core/budget/budget-ledger.js';
+import { budgetPatchProblems, modelsOfRun, unpricedModelProblems } from '../../core/budget/budget-spec.js';
+import { SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
@@ -9,7 +12,7 @@ import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmittedSchema, type 
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
-/** Submit, list, read and cancel runs. */
+/** Submit, list, read, change (budget) and cancel runs. */
 export const runsRoutes: FastifyPluginAsync = async (app) => {
   // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
@@ -24,6 +27,8 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     const spec = validateRunSpec(request.body);
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
+    // Set before any call can be made; a worker sets it from the spec too, should this be lost to a crash.
+    if (created && spec.budget) await new BudgetLedger(app.farm.redis, app.farm.prefix).initCap(run.id, spec.budget.usd);
     return reply.code(202).send({ id: run.id, state: run.state, created });
   });
 
@@ -39,7 +44,29 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.getSummary(request.params.id);
-    return readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
+    const status = await readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
+    const daily = app.farm.dailyBudgetUsd ?? {};
+    if (Object.keys(daily).length === 0) return status;
+    // The farm's daily budgets of the models this run calls: what stands between it and its next calls.
+    const { spec } = await app.farm.runs.get(run.id);
+    const budgets = new BudgetLedger(app.farm.redis, app.farm.prefix);
+    const dailyBudgets: Record<string, { usd: number } & DailyBudget> = {};
+    for (const model of modelsOfRun(spec).keys()) {
+      if (daily[model] !== undefined) dailyBudgets[model] = { usd: daily[model], ...(await budgets.readDaily(model)) };
+    }
+    return Object.keys(dailyBudgets).length > 0 ? { ...status, dailyBudgets } : status;
+  });
+
+  // Changes what a run may change after submission: its budget (see README, "Budget cap").
+  app.patch<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const problems = budgetPatchProblems(request.body);
+    if (problems.length > 0) throw new SpecError(problems, 'run change');
+    const usd = (request.body as { budget: { usd: number } }).budget.usd;
+    const run = await app.farm.runs.get(request.params.id);
+    const unpriced = unpricedModelProblems(run.spec);
+    if (unpriced.length > 0) throw new SpecError(unpriced, 'run change');
+    const { previousUsd, resumed } = await new BudgetLedger(app.farm.redis, app.farm.prefix).setCap(run.id, usd, run.spec.budget?.usd);
+    return { id: run.id, budget: { usd, ...(previousUsd !== undefined ? { previousUsd } : {}) }, resumes: resumed };
   });
 
   app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {
