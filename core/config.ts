@@ -6,6 +6,7 @@
 import { ConfigError } from './errors.js';
 import { parseLimits } from './limiter/model-limits.js';
 import { loadPriceTable } from './cost/price-file.js';
+import { parseDailyBudgets, type DailyBudgets } from './budget/daily-budgets.js';
 
 export interface FarmConfig {
   redisUrl: string;
@@ -55,6 +56,8 @@ export interface FarmConfig {
   responseCacheTtlS: number;
   /** Most bytes the response cache may hold in Redis, all runs together (0: no cache). */
   responseCacheMaxBytes: number;
+  /** USD each listed model may spend per Pacific day, farm-wide (SDF_DAILY_BUDGET_USD). */
+  dailyBudgetUsd: DailyBudgets;
 }
 
 export interface EnvDoc {
@@ -79,6 +82,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
   { name: 'SDF_PRICES_FILE', default: '(unset)', description: 'YAML or JSON file of model prices (USD per million tokens) merged over the built-in table, e.g. `gemini-2.5-flash: {input: 0.3, output: 2.5}`; see the Cost section. A bad entry stops the process, naming the model and field.' },
   { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
+  { name: 'SDF_DAILY_BUDGET_USD', default: '(unset)', description: 'Farm-wide budget per model per Pacific day, JSON `{"<model>": usd}`: each call reserves its worst-case cost against it; once spent, that model\'s calls wait for the next Pacific day (status says which). Every model listed needs a price.' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
@@ -160,5 +164,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
     responseCacheTtlS: intVar(env, 'SDF_RESPONSE_CACHE_TTL_S', 604_800, 1),
     responseCacheMaxBytes: intVar(env, 'SDF_RESPONSE_CACHE_MAX_BYTES', 268_435_456),
+    dailyBudgetUsd: parseDailyBudgets(optional(env, 'SDF_DAILY_BUDGET_USD')),
   };
 }

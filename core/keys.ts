@@ -31,6 +31,10 @@ export function runKeys(prefix: string, runId: string) {
     redrives: `${base}:redrives`,
     /** Prefix of the corpus statistics of the run's documents or chats (see CorpusGate for the keys under it). */
     corpus: (kind: 'document' | 'chat') => `${base}:corpus:${kind}`,
+    /** Hash: the run's budget in nano-USD (`cap`, `spent`, `reserved`), `refused` and `resume` (BudgetLedger). */
+    budget: `${base}:budget`,
+    /** Sorted set: the run's budget reservations of calls in flight (`<hold id>:<nano-USD>`) scored by when they expire. */
+    budgetHolds: `${base}:budget:holds`,
   };
 }
 
@@ -73,5 +77,16 @@ export function limiterKeys(prefix: string, model: string) {
     pause: `${base}:pause`,
     /** Hash: the adaptive rate factor and the success streak. */
     adapt: `${base}:adapt`,
+  };
+}
+
+/** The farm-wide daily budget of one model (SDF_DAILY_BUDGET_USD), counted per Pacific day. */
+export function dailyBudgetKeys(prefix: string, model: string) {
+  const base = `${prefix}:budget:daily:${model}`;
+  return {
+    /** Hash: `<YYYY-MM-DD>:spent|reserved` in nano-USD for the current Pacific day only; expires after it. */
+    day: base,
+    /** Sorted set: reservations of calls in flight (`<hold id>:<day>:<nano-USD>`) scored by when they expire. */
+    holds: `${base}:holds`,
   };
 }

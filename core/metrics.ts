@@ -41,6 +41,8 @@ export interface FarmMetrics {
   responseCacheEvictions: Counter<'reason'>;
   /** Bytes the cache charged for its entries after this process's latest store. */
   responseCacheBytes: Gauge;
+  /** Calls not made because a budget was spent: a run's cap (`scope="run"`) or a model's daily budget (`scope="daily"`). */
+  budgetRefusals: Counter<'scope' | 'model'>;
   /** Filled by the process that can see them (serve): sampled on every scrape. */
   collectors: {
     queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
@@ -123,6 +125,12 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
     responseCacheBytes: new Gauge({
       name: 'sdf_response_cache_bytes',
       help: 'Bytes the response cache charged for its entries (compressed answers, keys and Redis overhead) after this process\'s latest store.',
+      registers,
+    }),
+    budgetRefusals: new Counter({
+      name: 'sdf_budget_refusals_total',
+      help: 'Model calls not made because a budget was spent, by scope (run: the run\'s cap; daily: the model\'s daily budget) and model.',
+      labelNames: ['scope', 'model'],
       registers,
     }),
     tasksCompleted: new Counter({

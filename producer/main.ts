@@ -67,6 +67,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
       apiToken: config.apiToken,
       prices: loadPriceTable(config.pricesFile),
       prompts: new PromptLibrary(config.promptsDir),
+      dailyBudgetUsd: config.dailyBudgetUsd,
     },
     port: options.port ?? config.port,
     host: config.host,

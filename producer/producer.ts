@@ -12,6 +12,8 @@ import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
 import { RunDriver } from './run-driver.js';
 import { RunLeases } from './run-leases.js';
+import { returnParkedTasks } from './return-parked-tasks.js';
+import { BudgetLedger } from '../core/budget/budget-ledger.js';
 
 export interface ProducerOptions {
   redis: Redis;
@@ -54,6 +56,7 @@ type Resolved = Required<Omit<ProducerOptions, 'metrics'>> & { metrics: FarmMetr
 export class Producer {
   readonly expander: Expander;
   readonly ledger: RunLedger;
+  readonly budgets: BudgetLedger;
   readonly leases: RunLeases;
   readonly #options: Resolved;
   readonly #drivers = new Map<string, RunDriver>();
@@ -83,6 +86,7 @@ export class Producer {
     };
     const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
     this.ledger = new RunLedger(redis, prefix);
+    this.budgets = new BudgetLedger(redis, prefix);
     this.expander = new Expander({ redis, ledger: this.ledger, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
     this.leases = new RunLeases({ redis, prefix, ttlMs: this.#options.lockTtlMs, logger, onLost: (runId) => this.#drop(runId) });
     this.#auditQueue = new Queue<AuditTaskData>(AUDIT_QUEUE, { connection, prefix });
@@ -163,6 +167,8 @@ export class Producer {
       retentionS: o.retentionS,
       reconcileIntervalMs: o.reconcileIntervalMs,
       token: () => this.leases.token(runId),
+      budgets: this.budgets,
+      returnParked: (id) => returnParkedTasks(o.redis, [...Object.values(o.queues), this.#auditQueue], id),
     });
   }
 

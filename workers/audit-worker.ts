@@ -64,11 +64,12 @@ export function createAuditWorker(deps: AuditWorkerDeps): Worker<AuditTaskData> 
       const call = async (prompt: string, schema: Record<string, unknown>) => {
         for (;;) {
           try {
-            const answer = await deps.callModel({ model, user: prompt, temperature: 0.2, maxOutputTokens: 8192, schema, ...(limits ? { limits } : {}), ...(slot ? { cache: slot } : {}) });
+            const answer = await deps.callModel({ model, user: prompt, temperature: 0.2, maxOutputTokens: 8192, schema, runId, ...(limits ? { limits } : {}), ...(slot ? { cache: slot } : {}) });
             await spent(answer.usage);
             return answer.reply;
           } catch (caught) {
             if (caught instanceof QuotaWait) {
+              // A budget refusal (a QuotaWait too) parks the audit like its run's tasks.
               if (caught.reason === 'rpd' || caught.retryInMs > MAX_IN_PLACE_WAIT_MS) {
                 // A long wait gives the slot back; the audit runs again when the quota is there.
                 await job.moveToDelayed(Date.now() + caught.retryInMs, token);

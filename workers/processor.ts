@@ -16,6 +16,7 @@ import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
+import { BUDGET_PARK_MS, DAILY_BUDGET } from './budget-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
 import type { UsageReport } from '../core/runs/run-results.js';
 import { runAnswerSlot, taskVariant } from './response-cache.js';
@@ -36,8 +37,8 @@ export interface ProcessorDeps {
   limiter?: QuotaLimiter;
   /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
   defaultLimits?: LimitsTable;
-  /** Records on the run that a model's daily quota is spent, for run status. */
-  noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
+  /** Records on the run that a model's daily quota (`rpd`) or daily budget is spent, for run status. */
+  noteQuotaExhausted?: (runId: string, model: string, untilMs: number, reason?: string) => Promise<void>;
 }
 
 const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
@@ -54,6 +55,11 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     let childLog: Logger | undefined;
     const log = { get: () => (childLog ??= deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index })) };
     const state = await deps.runs.state(task.runId);
+    if (state === 'budget_exhausted') {
+      // Kept, not skipped: parked until the budget is raised, when the run's owner returns it.
+      await job.moveToDelayed(Date.now() + BUDGET_PARK_MS + Math.floor(Math.random() * 1000), token);
+      throw new DelayedError();
+    }
     if (state !== 'running' && state !== 'queued') return 'skipped';
     const spec = await deps.runs.spec(task.runId);
     if (!spec) return 'skipped';
@@ -91,6 +97,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           ...(limits ? { limits } : {}),
           ...(json && template.schema ? { schema: template.schema } : {}),
           ...(slot ? { cache: slot } : {}),
+          runId: task.runId,
         });
       } catch (err) {
         // A request that failed was still made (and may count against the provider's quota).
@@ -143,7 +150,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       if (err instanceof DelayedError) throw err;
       if (err instanceof QuotaWait) {
         await reportSpend();
-        if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
+        if (err.reason === 'rpd' || err.reason === DAILY_BUDGET) await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs, err.reason);
         log.get().debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
       }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { BudgetLedger } from '../budget/budget-ledger.js';
 import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
@@ -35,6 +36,16 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   /** The response cache for this run: answers it gave (no call, no cost), answers it lacked, USD it saved. */
   cache: { hits: number; misses: number; savedUsd: number };
   deadLetters: number;
+  /** The run's budget, when it has one: the cap, what its calls spent, and the worst cases of those in flight. */
+  budget?: BudgetStatus;
+}
+
+export interface BudgetStatus {
+  usd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  /** The call its cap refused, while that refusal stands (the run is or is about to be `budget_exhausted`). */
+  refused?: string;
 }
 
 function emptyStage(): StageStatus {
@@ -47,7 +58,7 @@ function emptyStage(): StageStatus {
  */
 export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
-  const [stats, deadLetters] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters)]);
+  const [stats, deadLetters, budget] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters), new BudgetLedger(redis, prefix).read(run.id)]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
   const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
   for (const [field, value] of Object.entries(stats)) {
@@ -60,7 +71,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     else if (kind === 'done') s.done = value;
     else if (kind === 'accepted' || kind === 'rejected' || kind === 'failed' || kind === 'items') s[kind] = value;
   }
-  if (queues && (run.state === 'running' || run.state === 'queued')) {
+  if (queues && (run.state === 'running' || run.state === 'queued' || run.state === 'budget_exhausted')) {
     // Task job ids start with the run id, so the active lists' ids (no job data) tell them apart.
     const pipeline = redis.pipeline();
     for (const queue of Object.values(queues)) pipeline.lrange(queue.toKey('active'), 0, -1);
@@ -87,5 +98,8 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
     cache: { hits: stats['cache:hits'] ?? 0, misses: stats['cache:misses'] ?? 0, savedUsd: stats['cache:saved:usd'] ?? 0 },
     deadLetters,
+    ...(budget.usd !== undefined
+      ? { budget: { usd: budget.usd, spentUsd: budget.spentUsd, reservedUsd: budget.reservedUsd, ...(budget.refused ? { refused: budget.refused } : {}) } }
+      : {}),
   };
 }

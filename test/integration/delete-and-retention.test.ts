@@ -84,7 +84,7 @@ t.test('SDF_RUN_RETENTION_S=0: a finished run keeps its record and outputs, its 
   t.equal(status.state, 'completed');
   const redis = farm.server!.runs.redis;
   const k = runKeys(farm.config.prefix, runId);
-  t.same(await existingRunKeys(redis, farm.config.prefix, runId), [k.meta, k.offsets, k.stats].sort(), 'only the record is left: meta, counters, committed lengths');
+  t.same(await existingRunKeys(redis, farm.config.prefix, runId), [k.meta, k.offsets, k.stats, k.budget].sort(), 'only the record is left: meta, counters, committed lengths, spend (its budget)');
   const after = await farm.status(runId);
   t.same(after.stages, status.stages, 'status reads the same afterwards');
   const documents = await farm.exportLines(runId, 'documents');
