@@ -119,9 +119,9 @@ t.test('a regeneration after a filter rejection is a new answer, never the rejec
 });
 
 t.test('a retry after a malformed answer asks the model again: no task is rejected as unparseable', async (t) => {
-  // (No idea is marked unsuitable: that rejection is the model's verdict, not a broken answer.)
   // A third of structured answers are broken JSON (finishReason STOP): stored, every retry of
-  // that task would be handed the same broken answer until its attempts ran out.
+  // that task would be handed the same broken answer until its attempts ran out. No idea is
+  // marked unsuitable: that rejection is the model's verdict, not a broken answer.
   const farm = await startTestFarm(t, { sim: { malformedRate: 0.3, unsuitableRate: 0, seed: 11 }, env: { SDF_TASK_ATTEMPTS: '6' } });
   await farm.startWorker({ workerConcurrency: 8 });
   const run = await farm.waitFor(
