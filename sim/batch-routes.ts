@@ -16,7 +16,8 @@ export function batchRoutes(batches: Batches): Route[] {
         if (!body.ok) return sendFailure(res, body.failure);
         const input = readBatchInput(body.value, batches.files);
         if (isFailure(input)) return sendFailure(res, input);
-        sendJson(res, 200, batchOperation(batches.create(model!, input)));
+        const batch = batches.create(model!, input);
+        return isFailure(batch) ? sendFailure(res, batch) : sendJson(res, 200, batchOperation(batch));
       },
     },
     {

@@ -34,6 +34,8 @@ export interface Batch {
   endMs?: number;
   state: BatchState;
   requestCount: number;
+  /** Input tokens of its requests, counted at creation when batchEnqueuedTokensLimit is set (else 0). */
+  inputTokens: number;
   succeeded: number;
   failed: number;
   /** Submitted requests not answered yet (emptied when the batch ends). */
@@ -65,6 +67,13 @@ const TERMINAL = new Set<BatchState>(['BATCH_STATE_SUCCEEDED', 'BATCH_STATE_FAIL
 /** Requests answered per turn of the event loop, so a big batch never stalls online requests. */
 const ANSWERS_PER_TURN = 25;
 const INJECTED_FAILURE = failure(500, 'INTERNAL', 'An internal error has occurred.');
+/** Gemini's answer when a limit other than a per-minute one is hit: no RetryInfo, only a Help link. */
+const ENQUEUED_TOKENS_EXCEEDED = failure(
+  429,
+  'RESOURCE_EXHAUSTED',
+  'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/rate-limit. ',
+  [{ '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] }],
+);
 
 /**
  * The Batch API's batches, in memory. A batch is PENDING for the first half of `batchDelayMs`,
@@ -89,7 +98,11 @@ export class Batches {
     this.#failures = new FaultSchedule(options.seed ^ 0x0ba7c4);
   }
 
-  create(model: string, input: BatchInput, now = Date.now()): Batch {
+  /** A new PENDING batch, or the 429 of the enqueued-tokens limit. */
+  create(model: string, input: BatchInput, now = Date.now()): Batch | ApiFailure {
+    const limit = this.options.batchEnqueuedTokensLimit;
+    const inputTokens = limit > 0 ? input.items.reduce((sum, item) => sum + (item.request ? this.generator.countTokens(item.request) : 0), 0) : 0;
+    if (limit > 0 && this.#enqueuedTokens(model) + inputTokens > limit) return ENQUEUED_TOKENS_EXCEEDED;
     const id = resourceId(36);
     const batch: Batch = {
       name: `batches/${id}`,
@@ -102,6 +115,7 @@ export class Batches {
       updateMs: now,
       state: 'BATCH_STATE_PENDING',
       requestCount: input.items.length,
+      inputTokens,
       succeeded: 0,
       failed: 0,
       items: input.items,
@@ -146,6 +160,12 @@ export class Batches {
     const states: BatchStats['states'] = {};
     for (const batch of this.#batches.values()) states[batch.state] = (states[batch.state] ?? 0) + 1;
     return { created: this.#seq, submitted: this.#submitted, states, requests: structuredClone(this.#answered) };
+  }
+
+  #enqueuedTokens(model: string): number {
+    let sum = 0;
+    for (const batch of this.#batches.values()) if (batch.model === model && !TERMINAL.has(batch.state)) sum += batch.inputTokens;
+    return sum;
   }
 
   close(): void {

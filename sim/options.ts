@@ -66,6 +66,13 @@ export interface SimOptions {
   batchOutcome: BatchOutcome;
   /** Largest batchGenerateContent request body (inlined requests); Gemini's is 20 MB. @defaultValue 20971520 */
   batchInlineMaxBytes: number;
+  /**
+   * Gemini's "enqueued tokens" limit: input tokens a model may have in unfinished batches. A batch
+   * that would pass it is refused with a 429 that carries no RetryInfo (only a Help link), as
+   * Gemini's batch and spend limits are. Batches created while it was 0 count as 0. 0 = unlimited.
+   * @defaultValue 0
+   */
+  batchEnqueuedTokensLimit: number;
   /** Bytes the Files API may hold in memory (uploads and batch results files); an upload past it is refused with 429. @defaultValue 536870912 */
   filesMaxBytes: number;
 }
@@ -103,6 +110,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   batchRequestErrorRate: 0,
   batchOutcome: 'succeeded',
   batchInlineMaxBytes: 20 * 1024 * 1024,
+  batchEnqueuedTokensLimit: 0,
   filesMaxBytes: 512 * 1024 * 1024,
 };
 
@@ -111,7 +119,7 @@ const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRa
 /** Defaults merged once, then every field checked; a bad value throws naming the option. */
 export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions {
   const options: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial, patternRates: { ...defaultPatternRates(), ...partial.patternRates } };
-  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs', 'implicitCacheMinTokens', 'explicitCacheMinTokens', 'batchDelayMs', 'batchInlineMaxBytes', 'filesMaxBytes'] as const) {
+  for (const field of ['port', 'latencyMs', 'jitterMs', 'rpm', 'tpm', 'rpd', 'timeoutHoldMs', 'implicitCacheMinTokens', 'explicitCacheMinTokens', 'batchDelayMs', 'batchInlineMaxBytes', 'batchEnqueuedTokensLimit', 'filesMaxBytes'] as const) {
     if (!Number.isFinite(options[field]) || options[field] < 0) throw new Error(`sim option ${field}: must be a number >= 0, got ${options[field]}`);
   }
   if (!Number.isFinite(options.quotaWindowMs) || options.quotaWindowMs < 1) throw new Error(`sim option quotaWindowMs: must be a number >= 1, got ${options.quotaWindowMs}`);

@@ -44,6 +44,7 @@ export function registerSimCommand(program: Command): void {
     .option('--batch-request-error-rate <p>', 'share of batch requests answered with an INTERNAL error (spread evenly)', num('batch-request-error-rate'), DEFAULT_SIM_OPTIONS.batchRequestErrorRate)
     .option('--batch-outcome <outcome>', `how batches end: ${BATCH_OUTCOMES.join(', ')}`, DEFAULT_SIM_OPTIONS.batchOutcome)
     .option('--batch-inline-max-bytes <n>', 'largest batchGenerateContent body (Gemini: 20 MB)', num('batch-inline-max-bytes'), DEFAULT_SIM_OPTIONS.batchInlineMaxBytes)
+    .option('--batch-enqueued-tokens-limit <n>', 'input tokens a model may have in unfinished batches; past it, 429 without RetryInfo (0 = unlimited)', num('batch-enqueued-tokens-limit'), DEFAULT_SIM_OPTIONS.batchEnqueuedTokensLimit)
     .option('--files-max-bytes <n>', 'bytes the Files API holds in memory; uploads past it get 429', num('files-max-bytes'), DEFAULT_SIM_OPTIONS.filesMaxBytes)
     .action(async (o: Record<string, unknown>) => {
       const rates: Record<string, number> =
@@ -73,6 +74,7 @@ export function registerSimCommand(program: Command): void {
         batchRequestErrorRate: o.batchRequestErrorRate as number,
         batchOutcome: o.batchOutcome as BatchOutcome,
         batchInlineMaxBytes: o.batchInlineMaxBytes as number,
+        batchEnqueuedTokensLimit: o.batchEnqueuedTokensLimit as number,
         filesMaxBytes: o.filesMaxBytes as number,
       };
       const sim = await startSim(options);

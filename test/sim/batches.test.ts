@@ -166,6 +166,23 @@ t.test('batchOutcome makes batches end FAILED or EXPIRED, without results; it is
   }
 });
 
+t.test("the enqueued-tokens limit refuses a batch with a 429 that has no RetryInfo; room comes back when a batch ends", async (t) => {
+  const { sim, ai } = await simAndClient(t, { batchDelayMs: 10_000 });
+  const prompt = 'Write a paragraph about the harbour at dawn.';
+  sim.options.batchEnqueuedTokensLimit = countTokens(prompt) * 3;
+  const first = await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'fits' } });
+  const refused = await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'too-much' } }).catch((err: unknown) => err);
+  t.match(String(refused), /"code":429.*RESOURCE_EXHAUSTED/, 'two more requests would pass the limit');
+  t.match(String(refused), /google\.rpc\.Help/, 'a Help link');
+  t.notMatch(String(refused), /RetryInfo/, 'and no retry delay: the client must back off on its own');
+  await ai.batches.create({ model: 'gemini-2.5-pro', src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'other-model' } });
+  t.pass('another model has its own limit');
+  await ai.batches.cancel({ name: first.name! });
+  await ai.batches.create({ model: MODEL, src: [{ contents: prompt }, { contents: prompt }], config: { displayName: 'after-cancel' } });
+  t.pass('an ended batch no longer counts');
+  t.equal(sim.stats().batch.created, 3);
+});
+
 t.test('a bad batch is refused with 400 naming the field', async (t) => {
   const { sim, ai } = await simAndClient(t, { batchInlineMaxBytes: 2_000 });
   await t.rejects(ai.batches.create({ model: MODEL, src: [{ contents: 'hi' }] }), /batch\.display_name is required/);
