@@ -12,10 +12,10 @@
  * /proc. Saves bench/results/e2e.json.
  *
  *   npm run bench -- e2e                         BENCH_CALLS=5000 npm run bench -- e2e
- *   BENCH_WORKER_PROF_DIR=/tmp/prof npm run bench -- e2e   (the worker writes a --cpu-prof file there)
+ *   BENCH_WORKER_PROF_DIR=/tmp/prof npm run bench -- e2e   (the worker writes a --cpu-prof file there; its summary, see lib/profile-summary.ts, is saved with the figures)
  *   BENCH_WORKER_NODE_ARGS=--trace-gc BENCH_WORKER_LOG=/tmp/worker.log …   (more Node flags; its output kept)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -28,6 +28,7 @@ import type { RunStatus } from '../core/runs/run-status.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import { ROOT, spawnCli, stopChild, usage } from './lib/procs.js';
+import { summarizeProfile, type ProfileSummary } from './lib/profile-summary.js';
 import type { ChildProcess } from 'node:child_process';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -145,7 +146,13 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
   const seconds = (performance.now() - start) / 1000;
   const after = cpuNow();
   const peakRssMb = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(usage(pid).peakRssMb)]));
-  if (PROF_DIR) await stopChild(worker.child, true);
+  let workerProfile: ProfileSummary | undefined;
+  if (PROF_DIR) {
+    await stopChild(worker.child, true);
+    // The main thread's profile (…<pid>.0.…); a worker thread's would be <pid>.1.
+    const file = readdirSync(PROF_DIR).filter((f) => f.includes(`.${pids.worker}.0.`) && f.endsWith('.cpuprofile')).sort().pop();
+    if (file) workerProfile = summarizeProfile(join(PROF_DIR, file));
+  }
   const docs = status.stages.documents;
   return {
     state: status.state,
@@ -158,6 +165,7 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
     cpuS: Object.fromEntries(Object.keys(pids).map((k) => [k, after[k as keyof typeof pids] - before[k as keyof typeof pids]])) as Record<keyof typeof pids, number>,
     peakRssMb,
     workerMemory,
+    ...(workerProfile ? { workerProfile } : {}),
   };
 }
 

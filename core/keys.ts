@@ -31,6 +31,10 @@ export function runKeys(prefix: string, runId: string) {
     redrives: `${base}:redrives`,
     /** Prefix of the corpus statistics of the run's documents or chats (see CorpusGate for the keys under it). */
     corpus: (kind: 'document' | 'chat') => `${base}:corpus:${kind}`,
+    /** Hash: the run's budget in nano-USD (`cap`, `spent`, `reserved`), `refused` and `resume` (BudgetLedger). */
+    budget: `${base}:budget`,
+    /** Sorted set: the run's budget reservations of calls in flight (`<hold id>:<nano-USD>`) scored by when they expire. */
+    budgetHolds: `${base}:budget:holds`,
   };
 }
 
@@ -51,6 +55,8 @@ export function batchKeys(prefix: string, runId: string) {
     models: `${base}:models`,
     /** Hash: request key → batches it was sent in. */
     tries: `${base}:tries`,
+    /** Hash: request key → the budget hold (JSON) reserved for it when it was added, settled when its answer is stored. */
+    holds: `${base}:holds`,
     /** Hash: `<stage>:<index>` → `<job id> <request key>…`: the task's waiting job and its requests. */
     tasks: `${base}:tasks`,
     /** Hash: request key → its answer JSON ({text, finishReason} or {error}), until its task is committed. */
@@ -77,6 +83,19 @@ export function farmKeys(prefix: string) {
   };
 }
 
+/** The response cache (ResponseStore): farm-wide, content-addressed, bounded in bytes. */
+export function responseCacheKeys(prefix: string) {
+  const base = `${prefix}:rcache`;
+  return {
+    /** Prefix of the entries: `<entries><request key>`, a string with a TTL holding one deflated answer. */
+    entries: `${base}:e:`,
+    /** Sorted set of request keys in the order stored; score = stored-at seconds × 2^21 + bytes charged. */
+    index: `${base}:index`,
+    /** String: the bytes charged for every request key in the index. */
+    bytes: `${base}:bytes`,
+  };
+}
+
 /** The farm-wide limiter's keys for one model. */
 export function limiterKeys(prefix: string, model: string) {
   const base = `${prefix}:limiter:${model}`;
@@ -91,5 +110,16 @@ export function limiterKeys(prefix: string, model: string) {
     pause: `${base}:pause`,
     /** Hash: the adaptive rate factor and the success streak. */
     adapt: `${base}:adapt`,
+  };
+}
+
+/** The farm-wide daily budget of one model (SDF_DAILY_BUDGET_USD), counted per Pacific day. */
+export function dailyBudgetKeys(prefix: string, model: string) {
+  const base = `${prefix}:budget:daily:${model}`;
+  return {
+    /** Hash: `<YYYY-MM-DD>:spent|reserved` in nano-USD for the current Pacific day only; expires after it. */
+    day: base,
+    /** Sorted set: reservations of calls in flight (`<hold id>:<day>:<nano-USD>`) scored by when they expire. */
+    holds: `${base}:holds`,
   };
 }

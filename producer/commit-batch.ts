@@ -40,26 +40,42 @@ export function planBatch(entries: ResultEntry[], done: boolean[], plan: RunPlan
     if (lines) lines.push(...records);
     else writes.set(file, [...records]);
   };
-  const spend = (model: string, usage: Usage) => {
+  const addFloat = (field: string, x: number | undefined) => {
+    if (x) floats[field] = (floats[field] ?? 0) + x;
+  };
+  // Run totals, then the same per model (`model:<m>:…`) and per stage (`spend:<stage>:…`, the
+  // audit's calls under `spend:audit:…`), all in the batch's one commit: counted exactly once.
+  const spend = (stage: string, model: string, usage: Usage) => {
     inc('tokens:prompt', usage.promptTokens);
+    inc('tokens:cached', usage.cachedTokens ?? 0);
     inc('tokens:output', usage.outputTokens);
     inc('tokens:thoughts', usage.thoughtsTokens);
     inc('calls', usage.calls);
     inc('calls:unpriced', usage.unpricedCalls ?? 0);
-    inc(`model:${model}:calls`, usage.calls);
-    inc(`model:${model}:prompt`, usage.promptTokens);
-    inc(`model:${model}:output`, usage.outputTokens);
-    inc(`model:${model}:unpriced`, usage.unpricedCalls ?? 0);
-    if (usage.costUsd) floats['cost:usd'] = (floats['cost:usd'] ?? 0) + usage.costUsd;
+    addFloat('cost:usd', usage.costUsd);
+    addFloat('cost:cacheSaving', usage.cacheSavingUsd);
+    for (const scope of [`model:${model}`, `spend:${stage}`]) {
+      inc(`${scope}:calls`, usage.calls);
+      inc(`${scope}:prompt`, usage.promptTokens);
+      inc(`${scope}:cached`, usage.cachedTokens ?? 0);
+      inc(`${scope}:output`, usage.outputTokens);
+      inc(`${scope}:thoughts`, usage.thoughtsTokens);
+      inc(`${scope}:unpriced`, usage.unpricedCalls ?? 0);
+      addFloat(`${scope}:usd`, usage.costUsd);
+      addFloat(`${scope}:cacheSaving`, usage.cacheSavingUsd);
+    }
+    inc('cache:hits', usage.cacheHits ?? 0);
+    inc('cache:misses', usage.cacheMisses ?? 0);
+    if (usage.cacheSavedUsd) floats['cache:saved:usd'] = (floats['cache:saved:usd'] ?? 0) + usage.cacheSavedUsd;
   };
 
   entries.forEach((entry, i) => {
     if (entry.kind === 'usage') {
-      spend(entry.report.model, entry.report.usage);
+      spend(entry.report.stage, entry.report.model, entry.report.usage);
       return;
     }
     const result = entry.result;
-    spend(result.model, result.usage);
+    spend(result.stage, result.model, result.usage);
     const key = `${result.stage}:${result.index}`;
     if (dropResults || done[i] || seen.has(key)) {
       duplicates++;

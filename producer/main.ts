@@ -11,6 +11,7 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import { Producer } from './producer.js';
 import { Releasers } from '../core/releasers.js';
 import { registerQueueGauges } from './queue-gauges.js';
+import { PromptLibrary } from '../core/prompts/prompt-library.js';
 
 export interface FarmServer {
   api: ApiServer;
@@ -62,7 +63,20 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   releasers.push(() => producer.close());
 
   const api = await startApiServer({
-    services: { redis, prefix: config.prefix, runs, queues, dataDir: config.dataDir, taskAttempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, metrics, apiToken: config.apiToken },
+    services: {
+      redis,
+      prefix: config.prefix,
+      runs,
+      queues,
+      dataDir: config.dataDir,
+      taskAttempts: config.taskAttempts,
+      leaseTtlMs: config.producerLockTtlMs,
+      metrics,
+      apiToken: config.apiToken,
+      prices,
+      prompts: new PromptLibrary(config.promptsDir),
+      dailyBudgetUsd: config.dailyBudgetUsd,
+    },
     port: options.port ?? config.port,
     host: config.host,
     logger,

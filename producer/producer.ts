@@ -17,6 +17,8 @@ import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
 import { RunDriver } from './run-driver.js';
 import { RunLeases } from './run-leases.js';
+import { returnParkedTasks } from './return-parked-tasks.js';
+import { BudgetLedger } from '../core/budget/budget-ledger.js';
 
 export interface ProducerOptions {
   redis: Redis;
@@ -68,6 +70,7 @@ type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'gemini' | 'batch' | 
 export class Producer {
   readonly expander: Expander;
   readonly ledger: RunLedger;
+  readonly budgets: BudgetLedger;
   readonly leases: RunLeases;
   readonly #options: Resolved;
   readonly #drivers = new Map<string, RunDriver>();
@@ -103,6 +106,7 @@ export class Producer {
     };
     const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
     this.ledger = new RunLedger(redis, prefix);
+    this.budgets = new BudgetLedger(redis, prefix);
     this.expander = new Expander({ redis, ledger: this.ledger, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
     this.leases = new RunLeases({ redis, prefix, ttlMs: this.#options.lockTtlMs, logger, onLost: (runId) => this.#drop(runId) });
     this.#auditQueue = new Queue<AuditTaskData>(AUDIT_QUEUE, { connection, prefix });
@@ -188,6 +192,8 @@ export class Producer {
       reconcileIntervalMs: o.reconcileIntervalMs,
       token: () => this.leases.token(runId),
       onCommitted: async (committed) => this.#batchers.get(runId)?.forget(committed),
+      budgets: this.budgets,
+      returnParked: (id) => returnParkedTasks(o.redis, [...Object.values(o.queues), this.#auditQueue], id),
     });
   }
 
@@ -206,6 +212,7 @@ export class Producer {
         ledger: this.ledger,
         options: o.batch,
         costOf: o.batchCostOf,
+        budgets: this.budgets,
         dataDir: o.dataDir,
         metrics: o.metrics,
         logger: o.logger,

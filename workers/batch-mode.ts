@@ -1,9 +1,10 @@
 import type { BatchStore } from '../core/batch/batch-store.js';
-import { requestKey, type AnswerSlot } from '../core/gemini/request-key.js';
+import { requestKey } from '../core/gemini/request-key.js';
 import type { Logger } from '../core/logger.js';
 import type { FarmMetrics } from '../core/metrics.js';
 import { ZERO_USAGE } from '../core/task.js';
-import { geminiRequestOf, type CallModel, type ModelRequest } from './call-model.js';
+import type { BudgetHold } from '../core/budget/budget-ledger.js';
+import { geminiRequestOf, roughTokens, type CallModel, type ModelRequest } from './call-model.js';
 import type { ModelReply } from './stage-context.js';
 
 /**
@@ -27,7 +28,21 @@ export interface BatchModeDeps {
   logger: Logger;
   /** How long a waiting task sleeps before it looks again (SDF_BATCH_RECHECK_MS). */
   recheckMs: number;
+  /**
+   * The budgets (workers/budget-gate.ts): a new request is queued with a hold of its worst case
+   * on its run's cap and its model's daily budget, as an online call would be (a refusal parks the
+   * task, as online); the run's owner settles the hold when the request's answer is stored.
+   */
+  budget?: {
+    reserve(request: ModelRequest, estimatedInputTokens: number, options: { ttlMs: number }): Promise<{ hold: BudgetHold; release(): Promise<void> } | undefined>;
+  };
 }
+
+/**
+ * How long a batch request's budget hold lasts unsettled: a batch's whole life (Gemini expires a
+ * batch after 48 hours) and a margin. A hold whose request is lost expires then.
+ */
+export const BATCH_HOLD_TTL_MS = 50 * 60 * 60 * 1000;
 
 /**
  * Batch mode in front of the model, on the task path: a call that carries `batch` is answered
@@ -52,14 +67,23 @@ export function withBatchMode(callModel: CallModel, deps: BatchModeDeps): CallMo
     if (!batch) return callModel(request);
     const sent = geminiRequestOf(request);
     const key = requestKey(sent, batch.slot);
-    const answer = await store.ask(batch.runId, {
+    const ask = {
       key,
       task: batch.task,
       jobId: batch.jobId,
       model: request.model,
       request: { contents: sent.contents, ...(sent.systemInstruction ? { systemInstruction: sent.systemInstruction } : {}), generationConfig: sent.generationConfig },
-    });
-    if (!answer) throw new BatchWait(request.model, deps.recheckMs);
+    };
+    let answer = await store.ask(batch.runId, ask, { add: !deps.budget });
+    if (answer === 'unknown') {
+      // A new request spends money once its batch runs: the budgets hold its worst case first,
+      // until the run's owner settles it with the actual cost when the answer is stored.
+      const held = await deps.budget!.reserve(request, roughTokens((request.system ?? '') + request.user), { ttlMs: BATCH_HOLD_TTL_MS });
+      answer = await store.ask(batch.runId, ask, { add: true, ...(held ? { hold: held.hold } : {}) });
+      // Added by another attempt meanwhile (with its own hold), or answered: this hold is not needed.
+      if (answer !== 'added') await held?.release();
+    }
+    if (typeof answer === 'string') throw new BatchWait(request.model, deps.recheckMs);
     if (!('error' in answer) && usable(request, answer)) {
       return { reply: { text: answer.text, finishReason: answer.finishReason, model: request.model }, usage: ZERO_USAGE };
     }
@@ -84,10 +108,3 @@ function usable(request: Pick<ModelRequest, 'schema'>, reply: Pick<ModelReply, '
   }
 }
 
-/**
- * The answer slot of a task's `call`-th call (core/gemini/request-key.ts): the run's seed, and the
- * task's stage and index with the call's number, which no other call of the run shares.
- */
-export function batchAnswerSlot(seed: number | undefined, task: { stage: string; index: number }, call: number): AnswerSlot {
-  return { seed: seed ?? 0, variant: `${task.stage}:${task.index} #${call}` };
-}

@@ -17,6 +17,8 @@ export interface ModelRequest {
   limits?: ModelLimits;
   /** The answer's slot for the response cache (workers/response-cache.ts); absent = not cached. */
   cache?: AnswerSlot;
+  /** The run the call is made for: its budget pays for it. Not part of the request sent. */
+  runId?: string;
   /** Set when the call's stage runs in batch mode: the call goes through the run's batches (workers/batch-mode.ts). */
   batch?: BatchCall;
 }
@@ -35,6 +37,10 @@ export interface CallModelDeps {
   /** Waits for farm-wide quota before the call and settles it after; absent = unlimited. */
   quota?: {
     acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
+  };
+  /** Reserves the call's worst-case cost against its run's and its model's budgets (workers/budget-gate.ts); absent = no budgets. */
+  budget?: {
+    reserve(request: ModelRequest, estimatedInputTokens: number): Promise<{ settle(costUsd: number): Promise<void>; release(): Promise<void> } | undefined>;
   };
   /**
    * USD for a call's usage (cached tokens at the cached rate; `batch`: the batch price); undefined
@@ -88,7 +94,15 @@ export function createCallModel(deps: CallModelDeps): CallModel {
   const timeoutMs = deps.timeoutMs ?? 600_000;
   return async (request) => {
     const estimate = roughTokens((request.system ?? '') + request.user);
-    const reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    // Before the quota: a call its budget refuses takes none.
+    const hold = await deps.budget?.reserve(request, estimate);
+    let reservation;
+    try {
+      reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    } catch (err) {
+      await hold?.release();
+      throw err;
+    }
     const stopTimer = metrics.llmRequestDuration.startTimer({ model: request.model });
     metrics.inflightCalls.inc();
     // Aborted like the SDK's own timeout does (no reason: the same AbortError, classified the same).
@@ -110,6 +124,8 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     } catch (err) {
       // The reservation keeps its estimate: a failed request still counts against the provider's quota.
       metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
+      // Spends what the farm counts a failed request as (no tokens, no cost).
+      await hold?.release();
       throw err;
     } finally {
       clearTimeout(timer);
@@ -129,6 +145,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     const costUsd = deps.costOf ? deps.costOf(request.model, tokens) : 0;
     // The saving: the same call with every prompt token at the full input rate, minus its cost.
     const cacheSavingUsd = costUsd && tokens.cachedTokens > 0 ? (deps.costOf?.(request.model, { ...tokens, cachedTokens: 0 }) ?? costUsd) - costUsd : 0;
+    await hold?.settle(costUsd ?? 0);
     if (costUsd === undefined) metrics.llmUnpricedCalls.inc({ model: request.model });
     metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'cached' }, tokens.cachedTokens);

@@ -16,9 +16,11 @@ import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
+import { BUDGET_PARK_MS, DAILY_BUDGET } from './budget-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
-import { BatchWait, batchAnswerSlot } from './batch-mode.js';
+import { BatchWait } from './batch-mode.js';
 import type { UsageReport } from '../core/runs/run-results.js';
+import { runAnswerSlot, taskVariant } from './response-cache.js';
 
 export interface ProcessorDeps {
   callModel: CallModel;
@@ -36,8 +38,8 @@ export interface ProcessorDeps {
   limiter?: QuotaLimiter;
   /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
   defaultLimits?: LimitsTable;
-  /** Records on the run that a model's daily quota is spent, for run status. */
-  noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
+  /** Records on the run that a model's daily quota (`rpd`) or daily budget is spent, for run status. */
+  noteQuotaExhausted?: (runId: string, model: string, untilMs: number, reason?: string) => Promise<void>;
 }
 
 const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
@@ -54,6 +56,11 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     let childLog: Logger | undefined;
     const log = { get: () => (childLog ??= deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index })) };
     const state = await deps.runs.state(task.runId);
+    if (state === 'budget_exhausted') {
+      // Kept, not skipped: parked until the budget is raised, when the run's owner returns it.
+      await job.moveToDelayed(Date.now() + BUDGET_PARK_MS + Math.floor(Math.random() * 1000), token);
+      throw new DelayedError();
+    }
     if (state !== 'running' && state !== 'queued') return 'skipped';
     const spec = await deps.runs.spec(task.runId);
     if (!spec) return 'skipped';
@@ -72,10 +79,14 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     };
 
     const filters = deps.filtersFor(task.runId, spec);
-    // Numbers this attempt's calls: in batch mode each has its own answer slot, so its own request key.
+    // Numbers this attempt's calls: each gets its own answer slot (see taskVariant), so its own
+    // request key, for the response cache and, in batch mode, for its batch request.
     let calls = 0;
     const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
-      const batch = settings.mode === 'batch' ? { runId: task.runId, task: `${task.stage}:${task.index}`, jobId: job.id!, slot: batchAnswerSlot((spec as { seed?: number }).seed, task, calls++) } : undefined;
+      const variant = taskVariant(task, calls++);
+      const slot = runAnswerSlot(spec, variant);
+      // Batch mode keys its requests whether or not the run uses the response cache.
+      const batch = settings.mode === 'batch' ? { runId: task.runId, task: `${task.stage}:${task.index}`, jobId: job.id!, slot: slot ?? { seed: spec.seed ?? 0, variant } } : undefined;
       const template = deps.prompts.get(task.stage);
       const override = spec.prompts?.[task.stage];
       const userTemplate = override?.user ?? template.user;
@@ -90,7 +101,9 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           maxOutputTokens: settings.maxOutputTokens,
           ...(limits ? { limits } : {}),
           ...(json && template.schema ? { schema: template.schema } : {}),
+          ...(slot ? { cache: slot } : {}),
           ...(batch ? { batch } : {}),
+          runId: task.runId,
         });
       } catch (err) {
         // A request that failed was still made (and may count against the provider's quota).
@@ -127,7 +140,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
 
     /** Spend of this attempt that no result will carry, reported before the attempt ends. */
     const reportSpend = async () => {
-      if (usage.calls === 0) return;
+      if (usage.calls === 0 && !usage.cacheHits) return;
       const spent = usage;
       usage = ZERO_USAGE;
       await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.get().warn({ err }, 'reporting the spend of a failed attempt failed'));
@@ -147,7 +160,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       }
       if (err instanceof QuotaWait) {
         await reportSpend();
-        if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
+        if (err.reason === 'rpd' || err.reason === DAILY_BUDGET) await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs, err.reason);
         log.get().debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
       }

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { FarmMetrics } from '../../core/metrics.js';
 import type { StageQueues } from '../../core/queues.js';
 import type { RunStore } from '../../core/runs/run-store.js';
+import type { PriceTable } from '../../core/cost/price-table.js';
+import type { PromptLibrary } from '../../core/prompts/prompt-library.js';
 
 /** What the routes need from the farm; built by the process that runs the API. */
 export interface FarmServices {
@@ -16,8 +18,14 @@ export interface FarmServices {
   /** A run's lease TTL: how long a delete waits for the run's owner to let it go. */
   leaseTtlMs: number;
   metrics: FarmMetrics;
+  /** The farm's daily budgets per model (SDF_DAILY_BUDGET_USD), shown in the status of runs that call them. */
+  dailyBudgetUsd?: Record<string, number>;
   /** Bearer token required on /v1 routes when set. */
   apiToken?: string | undefined;
+  /** Prices for the dry-run estimate and the status projection. @defaultValue the built-in table */
+  prices?: PriceTable;
+  /** Templates the estimate renders (PROMPTS_DIR first). @defaultValue the built-in templates */
+  prompts?: PromptLibrary;
 }
 
 declare module 'fastify' {

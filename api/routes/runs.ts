@@ -1,15 +1,23 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { BudgetLedger, type DailyBudget } from '../../core/budget/budget-ledger.js';
+import { budgetPatchProblems, modelsOfRun, unpricedModelProblems } from '../../core/budget/budget-spec.js';
+import { SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
 import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
-import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmittedSchema, type ListQuery, type RunIdParams } from '../schemas/run-schemas.js';
+import { PriceTable } from '../../core/cost/price-table.js';
+import { PromptLibrary } from '../../core/prompts/prompt-library.js';
+import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
+import type { RunSpec } from '../../core/spec/run-spec-schema.js';
+import { projectRunCost } from '../../producer/cost-projection.js';
+import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
-/** Submit, list, read and cancel runs. */
+/** Submit, list, read, change (budget) and cancel runs. */
 export const runsRoutes: FastifyPluginAsync = async (app) => {
   // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
@@ -20,10 +28,16 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.post('/v1/runs', { schema: { response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
-    const spec = validateRunSpec(request.body);
+  const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
+
+  // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.
+  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
+    const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
+    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
+    // Set before any call can be made; a worker sets it from the spec too, should this be lost to a crash.
+    if (created && spec.budget) await new BudgetLedger(app.farm.redis, app.farm.prefix).initCap(run.id, spec.budget.usd);
     return reply.code(202).send({ id: run.id, state: run.state, created });
   });
 
@@ -37,9 +51,46 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     return { runs };
   });
 
+  // A run's spec never changes: its parsed spec and estimate are kept for the status polls that
+  // follow (a few hundred runs; the oldest go first), so a poll does not read and parse the spec.
+  const estimates = new Map<string, { spec: RunSpec; estimate: RunEstimate }>();
+  const estimateOf = async (id: string) => {
+    let known = estimates.get(id);
+    if (!known) {
+      const { spec } = await app.farm.runs.get(id);
+      known = { spec, estimate: estimateRun(spec, estimateOptions) };
+      estimates.set(id, known);
+      if (estimates.size > 256) estimates.delete(estimates.keys().next().value!);
+    }
+    return known;
+  };
+
+  // One run's status, with its cost projection (the list leaves it out: it needs each run's spec).
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.getSummary(request.params.id);
-    return readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues);
+    const [status, { spec, estimate }] = await Promise.all([readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues), estimateOf(run.id)]);
+    const withProjection = { ...status, projection: projectRunCost(spec, status, estimate) };
+    const daily = app.farm.dailyBudgetUsd ?? {};
+    if (Object.keys(daily).length === 0) return withProjection;
+    // The farm's daily budgets of the models this run calls: what stands between it and its next calls.
+    const budgets = new BudgetLedger(app.farm.redis, app.farm.prefix);
+    const dailyBudgets: Record<string, { usd: number } & DailyBudget> = {};
+    for (const model of modelsOfRun(spec).keys()) {
+      if (daily[model] !== undefined) dailyBudgets[model] = { usd: daily[model], ...(await budgets.readDaily(model)) };
+    }
+    return Object.keys(dailyBudgets).length > 0 ? { ...withProjection, dailyBudgets } : withProjection;
+  });
+
+  // Changes what a run may change after submission: its budget (see README, "Budget cap").
+  app.patch<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const problems = budgetPatchProblems(request.body);
+    if (problems.length > 0) throw new SpecError(problems, 'run change');
+    const usd = (request.body as { budget: { usd: number } }).budget.usd;
+    const run = await app.farm.runs.get(request.params.id);
+    const unpriced = unpricedModelProblems(run.spec, (model) => estimateOptions.prices.priceOf(model) !== undefined);
+    if (unpriced.length > 0) throw new SpecError(unpriced, 'run change');
+    const { previousUsd, resumed } = await new BudgetLedger(app.farm.redis, app.farm.prefix).setCap(run.id, usd, run.spec.budget?.usd);
+    return { id: run.id, budget: { usd, ...(previousUsd !== undefined ? { previousUsd } : {}) }, resumes: resumed };
   });
 
   app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {

@@ -16,5 +16,11 @@ export const ListQuerySchema = Type.Object({
 });
 export type ListQuery = Static<typeof ListQuerySchema>;
 
+export const SubmitQuerySchema = Type.Object({
+  /** Validate and estimate the run's tasks and cost without creating it. */
+  dryRun: Type.Optional(Type.Boolean({ default: false })),
+});
+export type SubmitQuery = Static<typeof SubmitQuerySchema>;
+
 export const SubmittedSchema = Type.Object({ id: Type.String(), state: Type.String(), created: Type.Boolean() });
 export const ErrorSchema = Type.Object({ error: Type.String(), problems: Type.Optional(Type.Array(Type.String())) });

@@ -8,7 +8,7 @@ import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { SpecError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { redisAnswers } from '../../core/redis.js';
-import { isFinal } from '../../core/runs/run-state.js';
+import { hasEnded } from '../../core/runs/run-state.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
 import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
@@ -21,11 +21,17 @@ import { ProgressView } from '../progress.js';
 import { printSummary } from '../summary.js';
 import { Releasers } from '../../core/releasers.js';
 import { defaultOutDir, outDirProblem } from './out-dir.js';
+import { loadPriceTable } from '../../core/cost/price-file.js';
+import { PromptLibrary } from '../../core/prompts/prompt-library.js';
+import { estimateRun } from '../../producer/run-estimate.js';
+import { formatEstimate } from '../estimate-table.js';
 
 interface RunCommandOptions {
   out?: string;
   port?: string;
   quiet?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -41,6 +47,8 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'where to write documents.jsonl, chats.jsonl, rejected.jsonl, status.json (default DATA_DIR/exports/<runId>; never a run\'s own folder DATA_DIR/<runId>)')
     .option('--port <port>', 'API port (default PORT, else any free port)')
     .option('--quiet', 'no progress output')
+    .option('--dry-run', 'print the estimate (tasks per stage, tokens, USD online and batch) and exit: nothing starts, no model is called')
+    .option('--json', 'with --dry-run: the estimate as JSON (what POST /v1/runs?dryRun=true answers)')
     .action(async (specPath: string, options: RunCommandOptions) => {
       process.exitCode = await runCommand(specPath, options);
     });
@@ -60,6 +68,8 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
     process.stderr.write(`${specPath}: ${(err as Error).message}\n`);
     return 2;
   }
+
+  if (options.dryRun) return printEstimate(spec, options);
 
   const logger = createLogger(process.env.LOG_LEVEL || 'warn');
   const releasers = new Releasers(logger);
@@ -102,7 +112,7 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
       const res = await fetch(`${server.api.url}/v1/runs/${body.id}`, { headers: apiHeaders(config) });
       status = (await res.json()) as RunStatus;
       if (!options.quiet) view.update(status);
-      if (isFinal(status.state)) break;
+      if (hasEnded(status.state)) break;
       await new Promise((r) => setTimeout(r, 300));
     }
     view.stop();
@@ -120,6 +130,20 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
   } finally {
     await releasers.release();
   }
+}
+
+/** The same estimate the API's dry run gives, from the same prices and templates (SDF_PRICES_FILE, PROMPTS_DIR). */
+function printEstimate(spec: RunSpec, options: RunCommandOptions): number {
+  let config: FarmConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`sdf-farm run: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const estimate = estimateRun(spec, { prices: loadPriceTable(config.pricesFile), prompts: new PromptLibrary(config.promptsDir) });
+  process.stdout.write(options.json ? JSON.stringify({ dryRun: true, ...estimate }, null, 2) + '\n' : formatEstimate(spec.name ?? 'run', estimate));
+  return 0;
 }
 
 function apiHeaders(config: FarmConfig, contentType?: string): Record<string, string> {

@@ -1,5 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { batchKeys, runKeys } from '../keys.js';
+import type { BudgetHold } from '../budget/budget-ledger.js';
 import { FencedError } from '../runs/run-ledger.js';
 import { isStage, type Stage } from '../stages.js';
 import { ANSWER, ANSWER_ONLINE, ASK, FINISH, FORGET, FORM, SET_RECORD } from './batch-scripts.js';
@@ -63,29 +64,33 @@ export interface Wake {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sdfBatchAsk(...args: (string | number)[]): Result<string | null, Context>;
+    sdfBatchAsk(...args: (string | number)[]): Result<string | number, Context>;
     sdfBatchAnswerOnline(...args: (string | number)[]): Result<number, Context>;
     sdfBatchForm(...args: (string | number)[]): Result<number, Context>;
     sdfBatchSetRecord(...args: (string | number)[]): Result<number, Context>;
-    sdfBatchAnswer(...args: (string | number)[]): Result<[string[], number[]] | [] | number, Context>;
-    sdfBatchFinish(...args: (string | number)[]): Result<[number, string[], number, number] | number, Context>;
-    sdfBatchForget(...args: (string | number)[]): Result<number, Context>;
+    sdfBatchAnswer(...args: (string | number)[]): Result<[string[], number[], string[]] | [] | number, Context>;
+    sdfBatchFinish(...args: (string | number)[]): Result<[number, string[], number, number, string[]] | number, Context>;
+    sdfBatchForget(...args: (string | number)[]): Result<[number, string[]], Context>;
   }
 }
 
 function defineScripts(redis: Redis): void {
   if (typeof (redis as Partial<Redis>).sdfBatchAsk === 'function') return;
-  redis.defineCommand('sdfBatchAsk', { lua: ASK, numberOfKeys: 5 });
+  redis.defineCommand('sdfBatchAsk', { lua: ASK, numberOfKeys: 6 });
   redis.defineCommand('sdfBatchAnswerOnline', { lua: ANSWER_ONLINE, numberOfKeys: 3 });
   redis.defineCommand('sdfBatchForm', { lua: FORM, numberOfKeys: 6 });
   redis.defineCommand('sdfBatchSetRecord', { lua: SET_RECORD, numberOfKeys: 2 });
-  redis.defineCommand('sdfBatchAnswer', { lua: ANSWER, numberOfKeys: 6 });
-  redis.defineCommand('sdfBatchFinish', { lua: FINISH, numberOfKeys: 9 });
-  redis.defineCommand('sdfBatchForget', { lua: FORGET, numberOfKeys: 4 });
+  redis.defineCommand('sdfBatchAnswer', { lua: ANSWER, numberOfKeys: 7 });
+  redis.defineCommand('sdfBatchFinish', { lua: FINISH, numberOfKeys: 10 });
+  redis.defineCommand('sdfBatchForget', { lua: FORGET, numberOfKeys: 5 });
 }
 
 /** Members a FINISH call ends at once: short scripts, so Redis never stalls on a large batch. */
 const FINISH_CHUNK = 500;
+
+function holdsOf(raw: string[]): (BudgetHold | undefined)[] {
+  return raw.map((h) => (h ? (JSON.parse(h) as BudgetHold) : undefined));
+}
 
 function wakesOf(raw: string[]): Wake[] {
   return raw.flatMap((w) => {
@@ -106,12 +111,20 @@ export class BatchStore {
     return batchKeys(this.prefix, runId);
   }
 
-  /** The answer for `key` if there is one; otherwise the request is pending or in a batch (added if new). */
-  async ask(runId: string, ask: { key: string; task: string; jobId: string; model: string; request: BatchRequestBody }): Promise<BatchAnswer | undefined> {
+  /**
+   * The answer for `key` if there is one; else `waiting` when the request is pending or in a batch,
+   * `added` when it was added now (`add`, with the budget `hold` reserved for it), or `unknown`.
+   */
+  async ask(
+    runId: string,
+    ask: { key: string; task: string; jobId: string; model: string; request: BatchRequestBody },
+    options: { add: boolean; hold?: BudgetHold } = { add: true },
+  ): Promise<BatchAnswer | 'added' | 'waiting' | 'unknown'> {
     const k = this.#keys(runId);
     const value = `${ask.task}|${ask.model}|${JSON.stringify(ask.request)}`;
-    const answer = await this.redis.sdfBatchAsk(k.answers, k.requests, k.tasks, k.pending(ask.model), k.models, ask.key, ask.task, ask.jobId, value, Date.now(), ask.model);
-    return answer ? (JSON.parse(answer) as BatchAnswer) : undefined;
+    const reply = await this.redis.sdfBatchAsk(k.answers, k.requests, k.tasks, k.pending(ask.model), k.models, k.holds, ask.key, ask.task, ask.jobId, value, Date.now(), ask.model, options.add ? 1 : 0, options.hold ? JSON.stringify(options.hold) : '');
+    if (typeof reply === 'string') return JSON.parse(reply) as BatchAnswer;
+    return reply === 2 ? 'added' : reply === 1 ? 'waiting' : 'unknown';
   }
 
   /** Keeps the online answer of a request whose batch answer was an error; false when its task no longer wants it. */
@@ -181,25 +194,31 @@ export class BatchStore {
   /**
    * Stores chunk `chunk` of a finished batch's results (applied once whatever happens): answers of
    * still-wanted requests, and the spend of every result. Returns whether the chunk was applied now
-   * (false: before), the tasks to wake and which items were stored.
+   * (false: before), the tasks to wake, which items were stored and their budget holds (to settle).
    */
-  async answer(runId: string, token: string, seq: number, chunk: number, model: string, items: BatchResultItem[]): Promise<{ applied: boolean; wakes: Wake[]; stored: number[] }> {
+  async answer(runId: string, token: string, seq: number, chunk: number, model: string, items: BatchResultItem[]): Promise<{ applied: boolean; wakes: Wake[]; stored: number[]; holds: (BudgetHold | undefined)[] }> {
     const k = this.#keys(runId);
     const rows = items.map((it) => [it.key, JSON.stringify(it.answer), 'error' in it.answer ? 1 : 0, it.stage, it.tokens.promptTokens, it.tokens.cachedTokens, it.tokens.outputTokens, it.tokens.thoughtsTokens, it.costUsd, it.unpriced ? 1 : 0]);
-    const reply = await this.redis.sdfBatchAnswer(runKeys(this.prefix, runId).owner, k.requests, k.answers, k.tasks, k.stats, runKeys(this.prefix, runId).results, token, seq, chunk, model, JSON.stringify(rows));
+    const reply = await this.redis.sdfBatchAnswer(runKeys(this.prefix, runId).owner, k.requests, k.answers, k.tasks, k.stats, runKeys(this.prefix, runId).results, k.holds, token, seq, chunk, model, JSON.stringify(rows));
     if (reply === -1) this.#fenced(runId);
-    if (!Array.isArray(reply) || reply.length === 0) return { applied: false, wakes: [], stored: [] };
-    return { applied: true, wakes: wakesOf(reply[0] ?? []), stored: (reply[1] ?? []).map((i) => Number(i) - 1) };
+    if (!Array.isArray(reply) || reply.length === 0) return { applied: false, wakes: [], stored: [], holds: [] };
+    return { applied: true, wakes: wakesOf(reply[0] ?? []), stored: (reply[1] ?? []).map((i) => Number(i) - 1), holds: holdsOf(reply[2] ?? []) };
   }
 
   /**
    * Ends a batch: its unanswered, still-wanted requests go back to pending (`requeue`, while they
    * have been in fewer than `maxTries` batches) or get `error` (their tasks run them online).
-   * Then the record goes and `finalState` is counted. Returns the tasks to wake and the counts.
+   * Then the record goes and `finalState` is counted. Returns the tasks to wake, the counts, and
+   * the budget holds of the requests that failed (to release: their online calls reserve anew).
    */
-  async finish(runId: string, token: string, record: BatchRecord, options: { requeue: boolean; maxTries: number; error: BatchAnswer; finalState: string }): Promise<{ wakes: Wake[]; requeued: number; failed: number }> {
+  async finish(
+    runId: string,
+    token: string,
+    record: BatchRecord,
+    options: { requeue: boolean; maxTries: number; error: BatchAnswer; finalState: string },
+  ): Promise<{ wakes: Wake[]; requeued: number; failed: number; holds: BudgetHold[] }> {
     const k = this.#keys(runId);
-    const out = { wakes: [] as Wake[], requeued: 0, failed: 0 };
+    const out = { wakes: [] as Wake[], requeued: 0, failed: 0, holds: [] as BudgetHold[] };
     for (;;) {
       const reply = await this.redis.sdfBatchFinish(
         runKeys(this.prefix, runId).owner,
@@ -211,6 +230,7 @@ export class BatchStore {
         k.members(record.seq),
         k.pending(record.model),
         k.tasks,
+        k.holds,
         token,
         record.seq,
         options.requeue ? 1 : 0,
@@ -223,19 +243,21 @@ export class BatchStore {
       out.wakes.push(...wakesOf(reply[1] ?? []));
       out.requeued += Number(reply[2] ?? 0);
       out.failed += Number(reply[3] ?? 0);
+      out.holds.push(...holdsOf(reply[4] ?? []).filter((h) => h !== undefined));
       if (Number(reply[0]) === 1) return out;
     }
   }
 
-  /** Drops the batch state of committed tasks (`<stage>:<index>`). */
-  async forget(runId: string, tasks: string[]): Promise<number> {
-    if (tasks.length === 0) return 0;
+  /** Drops the batch state of committed tasks (`<stage>:<index>`); returns the budget holds they still had (to release). */
+  async forget(runId: string, tasks: string[]): Promise<{ dropped: number; holds: BudgetHold[] }> {
+    const out = { dropped: 0, holds: [] as BudgetHold[] };
     const k = this.#keys(runId);
-    let dropped = 0;
     for (let i = 0; i < tasks.length; i += 500) {
-      dropped += await this.redis.sdfBatchForget(k.requests, k.answers, k.tries, k.tasks, k.pendingPrefix, ...tasks.slice(i, i + 500));
+      const [dropped, holds] = await this.redis.sdfBatchForget(k.requests, k.answers, k.tries, k.tasks, k.holds, k.pendingPrefix, ...tasks.slice(i, i + 500));
+      out.dropped += Number(dropped);
+      out.holds.push(...holdsOf(holds).filter((h) => h !== undefined));
     }
-    return dropped;
+    return out;
   }
 
   /** One page of the tasks that have batch state (`<stage>:<index>`), for a sweep of leftovers. */

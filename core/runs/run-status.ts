@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
+import { BudgetLedger } from '../budget/budget-ledger.js';
 import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore, RunSummary } from './run-store.js';
+import { readRunSpend, type RunSpend } from '../cost/run-spend.js';
 import { BatchStore } from '../batch/batch-store.js';
 import { readBatchStatus, type BatchStatus } from '../batch/batch-status.js';
 
@@ -21,16 +23,33 @@ export interface StageStatus {
 /** The run's record (without its spec) and its progress. */
 export interface RunStatus extends Omit<RunMeta, 'spec'> {
   stages: Partial<Record<Stage, StageStatus>>;
-  tokens: { prompt: number; output: number; thoughts: number };
+  /** `cached` is the part of `prompt` served from a prompt cache. */
+  tokens: { prompt: number; cached: number; output: number; thoughts: number };
   calls: number;
   /** USD of the calls whose model has a price: a lower bound when `unpricedCalls` > 0. */
   costUsd: number;
+  /** What cached prompt tokens saved: their cost at the full input rate minus at the cached rate. */
+  cacheSavingUsd: number;
+  /** Calls, tokens and USD per stage and per model. */
+  spend: RunSpend;
   /** Calls of models with no price in the table: their cost is unknown, not zero. */
   unpricedCalls: number;
   unpricedModels: string[];
+  /** The response cache for this run: answers it gave (no call, no cost), answers it lacked, USD it saved. */
+  cache: { hits: number; misses: number; savedUsd: number };
   deadLetters: number;
+  /** The run's budget, when it has one: the cap, what its calls spent, and the worst cases of those in flight. */
+  budget?: BudgetStatus;
   /** Batch mode (runs with batch-mode stages): batches by state, requests by where they are. */
   batch?: BatchStatus;
+}
+
+export interface BudgetStatus {
+  usd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  /** The call its cap refused, while that refusal stands (the run is or is about to be `budget_exhausted`). */
+  refused?: string;
 }
 
 function emptyStage(): StageStatus {
@@ -43,7 +62,12 @@ function emptyStage(): StageStatus {
  */
 export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
-  const [stats, deadLetters, batch] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters), readBatchStatus(new BatchStore(redis, prefix), run.id)]);
+  const [stats, deadLetters, budget, batch] = await Promise.all([
+    runs.stats(run.id),
+    redis.hlen(keys.deadLetters),
+    new BudgetLedger(redis, prefix).read(run.id),
+    readBatchStatus(new BatchStore(redis, prefix), run.id),
+  ]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
   const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
   for (const [field, value] of Object.entries(stats)) {
@@ -56,7 +80,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     else if (kind === 'done') s.done = value;
     else if (kind === 'accepted' || kind === 'rejected' || kind === 'failed' || kind === 'items') s[kind] = value;
   }
-  if (queues && (run.state === 'running' || run.state === 'queued')) {
+  if (queues && (run.state === 'running' || run.state === 'queued' || run.state === 'budget_exhausted')) {
     // Task job ids start with the run id, so the active lists' ids (no job data) tell them apart.
     const pipeline = redis.pipeline();
     for (const queue of Object.values(queues)) pipeline.lrange(queue.toKey('active'), 0, -1);
@@ -72,14 +96,20 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
   return {
     ...run,
     stages,
-    tokens: { prompt: stats['tokens:prompt'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
+    tokens: { prompt: stats['tokens:prompt'] ?? 0, cached: stats['tokens:cached'] ?? 0, output: stats['tokens:output'] ?? 0, thoughts: stats['tokens:thoughts'] ?? 0 },
     calls: stats.calls ?? 0,
     costUsd: stats['cost:usd'] ?? 0,
+    cacheSavingUsd: stats['cost:cacheSaving'] ?? 0,
+    spend: readRunSpend(stats),
     unpricedCalls: stats['calls:unpriced'] ?? 0,
     unpricedModels: Object.entries(stats)
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
+    cache: { hits: stats['cache:hits'] ?? 0, misses: stats['cache:misses'] ?? 0, savedUsd: stats['cache:saved:usd'] ?? 0 },
     deadLetters,
+    ...(budget.usd !== undefined
+      ? { budget: { usd: budget.usd, spentUsd: budget.spentUsd, reservedUsd: budget.reservedUsd, ...(budget.refused ? { refused: budget.refused } : {}) } }
+      : {}),
     ...(batch ? { batch } : {}),
   };
 }

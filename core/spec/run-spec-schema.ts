@@ -39,6 +39,16 @@ function perStage<T extends TSchema>(schema: T) {
   return Type.Object(properties, { additionalProperties: false });
 }
 
+/** Most a budget may be: amounts are counted in nano-dollars, exact in Redis up to about 9 million USD. */
+export const MAX_BUDGET_USD = 1_000_000;
+
+export const BudgetSchema = Type.Object(
+  {
+    usd: Type.Number({ exclusiveMinimum: 0, maximum: MAX_BUDGET_USD, description: 'Most the run may spend on model calls, in US dollars (PATCH /v1/runs/:id changes it).' }),
+  },
+  { additionalProperties: false },
+);
+
 export const PromptOverrideSchema = Type.Object(
   {
     user: Type.Optional(Type.String({ minLength: 1 })),
@@ -81,6 +91,11 @@ export const RunSpecSchema = Type.Object(
     limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
     prompts: Type.Optional(perStage(PromptOverrideSchema)),
     filters: Type.Optional(FilterSpecSchema),
+    seed: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'In every response-cache key: a new seed asks the model for new samples. Default 0.' }),
+    ),
+    cache: Type.Optional(Type.Boolean({ description: 'Answer identical requests from the response cache (and store this run\'s answers). Default true.' })),
+    budget: Type.Optional(BudgetSchema),
   },
   { additionalProperties: false },
 );
@@ -88,3 +103,4 @@ export const RunSpecSchema = Type.Object(
 export type RunSpec = Static<typeof RunSpecSchema>;
 export type StageSettings = Static<typeof StageSettingsSchema>;
 export type ModelLimits = Static<typeof ModelLimitsSchema>;
+export type Budget = Static<typeof BudgetSchema>;

@@ -3,6 +3,7 @@ import { Job } from 'bullmq';
 import type { BatchJob, GoogleGenAI } from '@google/genai';
 import { readBatchResult, resultKey } from '../../core/batch/batch-result.js';
 import type { BatchAnswer, BatchRecord, BatchResultItem, BatchStore, Wake } from '../../core/batch/batch-store.js';
+import type { BudgetHold, BudgetLedger } from '../../core/budget/budget-ledger.js';
 import { toError } from '../../core/errors.js';
 import { classifyGeminiError } from '../../core/gemini/classify-error.js';
 import type { Logger } from '../../core/logger.js';
@@ -41,6 +42,11 @@ export interface RunBatcherDeps {
   options: BatchOptions;
   /** USD of a batch call's tokens at the batch price; undefined when the model has no price. */
   costOf: (model: string, tokens: BatchResultItem['tokens']) => number | undefined;
+  /**
+   * The budgets: each request's hold (reserved by the worker that added it) is settled with its
+   * actual cost when its answer is stored, or released when it goes online or is no longer wanted.
+   */
+  budgets?: Pick<BudgetLedger, 'settle'>;
   dataDir: string;
   metrics: FarmMetrics | undefined;
   logger: Logger;
@@ -136,7 +142,7 @@ export class RunBatcher {
   /** Tasks were committed: their batch state (requests, answers) is no longer needed. */
   async forget(committed: TaskResult[]): Promise<void> {
     const tasks = committed.filter((r) => this.#batchStages.has(r.stage)).map((r) => `${r.stage}:${r.index}`);
-    if (tasks.length > 0) await this.#deps.store.forget(this.#deps.runId, tasks);
+    if (tasks.length > 0) await this.#release((await this.#deps.store.forget(this.#deps.runId, tasks)).holds);
   }
 
   /**
@@ -184,10 +190,11 @@ export class RunBatcher {
         return stage && isStage(stage) ? [{ stage, index: Number(index) }] : [];
       });
       const { bits } = await ledger.stateAndDoneBits(runId, tasks);
-      await store.forget(
+      const forgotten = await store.forget(
         runId,
         tasks.filter((_, i) => bits[i]).map((t) => `${t.stage}:${t.index}`),
       );
+      await this.#release(forgotten.holds);
     } while (cursor !== '0');
   }
 
@@ -343,7 +350,9 @@ export class RunBatcher {
         if (key && stage) items.push(readBatchResult(raw, key, stage, model, (tokens) => costOf(model, tokens)));
         else unknown++;
       }
-      const { applied, wakes, stored } = await store.answer(runId, this.#token(), record.seq, chunk++, model, items);
+      const { applied, wakes, stored, holds } = await store.answer(runId, this.#token(), record.seq, chunk, model, items);
+      if (applied) await this.#settle(record, chunk, items, stored, holds);
+      chunk++;
       if (applied && metrics) {
         for (const it of items) {
           metrics.llmTokens.inc({ model, kind: 'prompt' }, it.tokens.promptTokens);
@@ -359,9 +368,30 @@ export class RunBatcher {
     if (unknown > 0) logger.warn({ runId, batch: record.name, unknown }, 'batch results with no known request key were skipped');
   }
 
+  /**
+   * Budgets, after a chunk is stored (a crash between the two leaves its holds to expire and its
+   * spend out of the cap's count, never counted twice; the run's cost counters have it exactly):
+   * each stored answer settles its request's hold with its cost (an error: 0, its online call
+   * reserves anew); results no request wanted any more are still spend, counted without a hold.
+   */
+  async #settle(record: BatchRecord, chunk: number, items: BatchResultItem[], stored: number[], holds: (BudgetHold | undefined)[]): Promise<void> {
+    const { budgets, runId } = this.#deps;
+    if (!budgets) return;
+    const holdOf = new Map(stored.map((i, j) => [i, holds[j]]));
+    await Promise.all([...holdOf].map(([i, hold]) => hold && budgets.settle(hold, items[i]!.costUsd)));
+    const unheld = items.reduce((usd, it, i) => usd + (holdOf.get(i) ? 0 : it.costUsd), 0);
+    if (unheld > 0) await budgets.settle({ id: `batch-${record.seq}-${chunk}`, nano: 0, runId, runHeld: false, model: record.model, day: undefined }, unheld);
+  }
+
+  async #release(holds: BudgetHold[]): Promise<void> {
+    const { budgets } = this.#deps;
+    if (budgets) await Promise.all(holds.map((hold) => budgets.settle(hold, 0)));
+  }
+
   async #end(record: BatchRecord, outcome: { requeue: boolean; error: BatchAnswer; finalState: string }): Promise<void> {
     const { store, runId, options, metrics } = this.#deps;
     const ended = await store.finish(runId, this.#token(), record, { ...outcome, maxTries: options.tries });
+    await this.#release(ended.holds);
     metrics?.batchesCompleted.inc({ model: record.model, state: outcome.finalState });
     if (ended.requeued) metrics?.batchRequests.inc({ model: record.model, outcome: 'requeued' }, ended.requeued);
     if (ended.failed) metrics?.batchRequests.inc({ model: record.model, outcome: 'failed' }, ended.failed);

@@ -67,6 +67,16 @@ t.test('YAML bodies are accepted, and YAML syntax errors are 400', async (t) => 
   t.match((bad.json() as { problems: string[] }).problems[0], /not valid YAML/);
 });
 
+t.test('?dryRun=true estimates the run and writes nothing to Redis, whatever the Idempotency-Key', async (t) => {
+  const { instance, redis, prefix } = await app(t);
+  const res = await instance.inject({ method: 'POST', url: '/v1/runs?dryRun=true', headers: { 'idempotency-key': 'k1' }, payload: VALID });
+  t.equal(res.statusCode, 200);
+  t.match(res.json(), { dryRun: true, stages: { documents: { tasks: 12, model: 'gemini-2.5-flash' } }, unpricedModels: [] });
+  t.same(await redis.keys(`${prefix}:*`), [], 'no key was written');
+  const real = await instance.inject({ method: 'POST', url: '/v1/runs', headers: { 'idempotency-key': 'k1' }, payload: VALID });
+  t.equal(real.statusCode, 202, 'the key is still free for the real submission');
+});
+
 t.test('Idempotency-Key returns the same run for the same body and 409 for another', async (t) => {
   const { instance } = await app(t);
   const headers = { 'idempotency-key': 'key-1' };

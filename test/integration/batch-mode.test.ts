@@ -22,7 +22,7 @@ function spec(overrides: Record<string, unknown> = {}) {
 
 /** Every documents task committed exactly once, the export holding each accepted document once. */
 async function assertAccountedFor(t: Test, farm: TestFarm, runId: string) {
-  const status = await farm.waitFor(runId);
+  const status = await farm.waitFor(runId, ['completed', 'cancelled', 'failed']);
   t.equal(status.state, 'completed');
   const docs = status.stages.documents!;
   const ideas = status.stages['doc-ideas']!.items;
@@ -177,6 +177,34 @@ t.test('a cancelled run cancels its batches still at Gemini', async (t) => {
   await waitUntil(async () => (farm.sim.stats().batch.states.BATCH_STATE_CANCELLED ?? 0) >= 1);
   const states = farm.sim.stats().batch.states;
   t.same(Object.keys(states), ['BATCH_STATE_CANCELLED'], `every batch the run had at Gemini was cancelled (${JSON.stringify(states)})`);
+});
+
+t.test('a budget caps a batch-mode run: batch spend counts against it when stored, new requests wait for room, a raise resumes the run', async (t) => {
+  const farm = await startTestFarm(t, { sim: { batchDelayMs: 200 }, config: FAST_BATCHES });
+  await farm.startWorker();
+  const cap = 0.01;
+  // Output caps small enough that a call's worst case ($0.0045 online) fits the cap many times over.
+  const capped = { maxOutputTokens: 1500 };
+  const runId = await farm.submit(spec({ mode: 'batch', stages: { 'doc-types': capped, 'doc-ideas': capped, documents: capped }, budget: { usd: cap } }));
+  const stopped = await farm.waitFor(runId, ['completed', 'budget_exhausted', 'failed', 'cancelled']);
+  t.equal(stopped.state, 'budget_exhausted', 'the run stopped on its budget');
+  await waitUntil(async () => {
+    const s = await farm.status(runId);
+    return s.batch!.requests.inBatches === 0 && Math.abs(s.costUsd - s.budget!.spentUsd) < 1e-9;
+  });
+  const s = await farm.status(runId);
+  t.ok(s.costUsd > 0 && Math.abs(s.costUsd - s.budget!.spentUsd) < 1e-9, `the budget counted every batch answer the run counted ($${s.budget!.spentUsd})`);
+  t.ok(s.budget!.spentUsd >= cap - 0.005, `it stopped only when the next request's worst case ($0.0045) could not fit ($${s.budget!.spentUsd} of $${cap})`);
+  // The bound the budget states: each request held its worst case while queued, so only prompts
+  // longer than their estimate can pass the cap (under 1,000 tokens each, 24 requests at most).
+  const bound = cap + (24 * 1000 * 0.3 * 0.5) / 1e6;
+  t.ok(s.budget!.spentUsd <= bound, `within the bound: $${s.budget!.spentUsd} <= $${bound}`);
+  t.ok(s.stages.documents!.queued > 0, 'tasks are left for a raise');
+
+  const res = await fetch(`${farm.apiUrl}/v1/runs/${runId}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ budget: { usd: 10 } }) });
+  t.equal(res.status, 200);
+  const done = await assertAccountedFor(t, farm, runId);
+  t.ok(Math.abs(done.costUsd - done.budget!.spentUsd) < 1e-9, 'every batch answer counted against the budget, once');
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

@@ -1,8 +1,8 @@
 import type { StageHandler } from '../stage-context.js';
 import { uniqueNonEmpty } from './facts.js';
 
-/** Calls beyond the first allowed per requested type before giving up on reaching the count. */
-const EXTRA_CALLS = 3;
+/** Calls beyond the first allowed per requested type before giving up on reaching the count (the cost estimate's worst case reads it). */
+export const DOC_TYPES_EXTRA_CALLS = 3;
 
 /**
  * Brainstorms document types for one fact until `count` distinct ones, asking again with the
@@ -12,7 +12,7 @@ export const docTypesStage: StageHandler = async (ctx) => {
   const { f, fact, count = 1 } = ctx.task.input;
   const chosen: string[] = [];
   const seen = new Set<string>();
-  for (let call = 0; call < 1 + EXTRA_CALLS && chosen.length < count; call++) {
+  for (let call = 0; call < 1 + DOC_TYPES_EXTRA_CALLS && chosen.length < count; call++) {
     const { value } = await ctx.generateJson<{ docTypes: string[] }>({
       universe: ctx.spec.universe,
       fact,
