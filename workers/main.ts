@@ -122,6 +122,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       const what = reason === DAILY_BUDGET ? 'daily budget' : 'daily quota';
       await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `${what} of ${model} spent until ${new Date(untilMs).toISOString()}`);
     },
+    noteRateLimit: async (runId, note) => {
+      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', note);
+    },
     runs,
     prompts,
     publish,

@@ -40,6 +40,8 @@ export interface ProcessorDeps {
   defaultLimits?: LimitsTable;
   /** Records on the run that a model's daily quota (`rpd`) or daily budget is spent, for run status. */
   noteQuotaExhausted?: (runId: string, model: string, untilMs: number, reason?: string) => Promise<void>;
+  /** Records on the run (status `quota`) a rate limit the provider gave no retry delay for, and which limit it was. */
+  noteRateLimit?: (runId: string, note: string) => Promise<void>;
 }
 
 const BLOCKED = new Set(['SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
@@ -168,6 +170,8 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       if (kind?.kind === 'rate-limited') {
         const pauseMs = await pauseAfterRateLimit(deps.limiter, settings.model, kind);
         if (kind.perDay) await deps.noteQuotaExhausted?.(task.runId, settings.model, Date.now() + pauseMs);
+        // No RetryInfo (spend-based limits and the like): backed off without a delay from the provider; status says which limit.
+        else if (kind.retryAfterMs === undefined) await deps.noteRateLimit?.(task.runId, `429 from ${settings.model} with no retry delay${kind.limit ? ` (${kind.limit})` : ''}: backing off ${Math.ceil(pauseMs / 1000)} s at ${new Date().toISOString()}`);
         await reportSpend();
         return comeBackIn(pauseMs);
       }
