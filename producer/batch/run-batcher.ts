@@ -14,7 +14,7 @@ import { isStage, type Stage } from '../../core/stages.js';
 import type { TaskResult } from '../../core/task.js';
 import { batchSource, findBatches, uploadInput } from './batch-input.js';
 import { batchResults } from './batch-output.js';
-import { providerMessage, submissionLimitNote } from './submission-limit.js';
+import { submissionLimitNote } from './submission-limit.js';
 
 export interface BatchOptions {
   /** Most requests in one batch (SDF_BATCH_MAX_REQUESTS). */
@@ -280,7 +280,7 @@ export class RunBatcher {
     if (kind.kind === 'rate-limited') this.#fresh.add(record.seq);
     record.nextPollAt = until;
     await store.setRecord(runId, this.#token(), record);
-    if (kind.kind === 'rate-limited') await store.noteLimit(runId, record.model, submissionLimitNote(record.model, kind, providerMessage(err), until));
+    if (kind.kind === 'rate-limited') await store.noteLimit(runId, record.model, submissionLimitNote(record.model, kind, until));
     logger.warn({ runId, err: toError(err), model: record.model, retryInMs: delayMs }, 'batch submission refused; backing off');
   }
 
