@@ -15,7 +15,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   const app = Fastify({ bodyLimit: 10 * 1024 * 1024, ...options });
   // Set before the routes are registered: Fastify children take the handler in force when created.
   app.setErrorHandler((error, request, reply) => {
-    if (error instanceof SpecError) return reply.code(400).send({ error: 'invalid run spec', problems: error.problems });
+    if (error instanceof SpecError) return reply.code(400).send({ error: `invalid ${error.subject}`, problems: error.problems });
     if (error instanceof NotFoundError) return reply.code(404).send({ error: error.message });
     if (error instanceof ConflictError) return reply.code(409).send({ error: error.message });
     const status = (error as { statusCode?: number }).statusCode ?? 500;

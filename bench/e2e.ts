@@ -12,10 +12,10 @@
  * /proc. Saves bench/results/e2e.json.
  *
  *   npm run bench -- e2e                         BENCH_CALLS=5000 npm run bench -- e2e
- *   BENCH_WORKER_PROF_DIR=/tmp/prof npm run bench -- e2e   (the worker writes a --cpu-prof file there)
+ *   BENCH_WORKER_PROF_DIR=/tmp/prof npm run bench -- e2e   (the worker writes a --cpu-prof file there; its summary, see lib/profile-summary.ts, is saved with the figures)
  *   BENCH_WORKER_NODE_ARGS=--trace-gc BENCH_WORKER_LOG=/tmp/worker.log …   (more Node flags; its output kept)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -28,6 +28,7 @@ import type { RunStatus } from '../core/runs/run-status.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import { ROOT, spawnCli, stopChild, usage } from './lib/procs.js';
+import { summarizeProfile, type ProfileSummary } from './lib/profile-summary.js';
 import type { ChildProcess } from 'node:child_process';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -48,6 +49,9 @@ const SPEC: RunSpec = {
   documents: { docTypesPerFact: TYPES_PER_FACT, ideasPerType: IDEAS_PER_TYPE, docsPerIdea: Math.max(1, Math.round(CALLS / IDEAS)) },
   // Everything but the LLM audit (which makes calls of its own), explicitly.
   filters: { corpus: { enabled: true }, dedup: { enabled: true }, audit: { enabled: false } },
+  // The engine against a loop that stores nothing: the response cache (issue 10) is measured on
+  // its own, BENCH_CACHE=1 (every call a miss, so its whole cost is here).
+  cache: process.env.BENCH_CACHE === '1',
 };
 
 type Proc = 'client' | 'worker' | 'serve' | 'redis' | 'sim';
@@ -145,7 +149,13 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
   const seconds = (performance.now() - start) / 1000;
   const after = cpuNow();
   const peakRssMb = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(usage(pid).peakRssMb)]));
-  if (PROF_DIR) await stopChild(worker.child, true);
+  let workerProfile: ProfileSummary | undefined;
+  if (PROF_DIR) {
+    await stopChild(worker.child, true);
+    // The main thread's profile (…<pid>.0.…); a worker thread's would be <pid>.1.
+    const file = readdirSync(PROF_DIR).filter((f) => f.includes(`.${pids.worker}.0.`) && f.endsWith('.cpuprofile')).sort().pop();
+    if (file) workerProfile = summarizeProfile(join(PROF_DIR, file));
+  }
   const docs = status.stages.documents;
   return {
     state: status.state,
@@ -158,6 +168,7 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
     cpuS: Object.fromEntries(Object.keys(pids).map((k) => [k, after[k as keyof typeof pids] - before[k as keyof typeof pids]])) as Record<keyof typeof pids, number>,
     peakRssMb,
     workerMemory,
+    ...(workerProfile ? { workerProfile } : {}),
   };
 }
 
@@ -221,10 +232,12 @@ async function main(): Promise<void> {
     row('farm', figures.farm.tasksPerSecond, figures.farm.cpuSecondsPer1000Tasks);
     console.log(`farm / loop: ${(figures.farmShareOfLoop * 100).toFixed(1)}%; farm peak RSS MB ${JSON.stringify(farm.peakRssMb)}; worker sampled peaks MB ${JSON.stringify(farm.workerMemory)}`);
     // Only a full run's figures are the committed ones; a quick try's go to the temp folder.
+    const cached = process.env.BENCH_CACHE === '1';
+    const name = `e2e${CALLS === 20_000 ? '' : `-${CALLS}`}${cached ? '-cache' : ''}.json`;
     const out = CALLS === 20_000 ? join(ROOT, 'bench/results') : tmpdir();
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, CALLS === 20_000 ? 'e2e.json' : `e2e-${CALLS}.json`), JSON.stringify(figures, null, 2) + '\n');
-    console.log(`figures saved in ${join(out, CALLS === 20_000 ? 'e2e.json' : `e2e-${CALLS}.json`)}`);
+    writeFileSync(join(out, name), JSON.stringify(figures, null, 2) + '\n');
+    console.log(`figures saved in ${join(out, name)}`);
     if (farm.state !== 'completed' || farm.tasks !== SPEC.documents!.docsPerIdea * IDEAS || loop.failed > 0) process.exitCode = 1;
   } finally {
     for (const child of children) await stopChild(child);

@@ -44,7 +44,9 @@ async function main(): Promise<void> {
     const before = { serve: usage(serve.child.pid!), worker: usage(worker.child.pid!), sim: usage(sim.child.pid!), redis: usage(redisPid) };
     const memoryBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 
-    const spec = { name: `million-${DOCS}`, universe: FACTS.map((f) => `- ${f}`).join('\n'), keyFacts: FACTS, documents: { docTypesPerFact: 5, ideasPerType: 20, docsPerIdea } };
+    // The run engine's memory and rate without the response cache, whose entries (bounded by
+    // SDF_RESPONSE_CACHE_MAX_BYTES, 256 MiB) would be most of Redis here; see README, Cost.
+    const spec = { name: `million-${DOCS}`, universe: FACTS.map((f) => `- ${f}`).join('\n'), keyFacts: FACTS, documents: { docTypesPerFact: 5, ideasPerType: 20, docsPerIdea }, cache: false };
     const submitStart = performance.now();
     const res = await fetch(`${api}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
     const acceptMs = performance.now() - submitStart;

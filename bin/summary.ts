@@ -14,6 +14,8 @@ export function printSummary(status: RunStatus, files: Record<string, { path: st
   }
   const cached = status.tokens.cached ? ` (${status.tokens.cached} cached, saving $${status.cacheSavingUsd.toFixed(4)})` : '';
   out.write(`model calls ${status.calls}, tokens in ${status.tokens.prompt}${cached}, out ${status.tokens.output}, est. cost $${status.costUsd.toFixed(4)}${status.unpricedCalls ? ` + ${status.unpricedCalls} calls of unpriced models (${status.unpricedModels.join(', ')})` : ''}\n`);
+  if (status.cache?.hits) out.write(`response cache: ${status.cache.hits} answers without a call, $${status.cache.savedUsd.toFixed(4)} saved\n`);
+  if (status.budget) out.write(`budget $${status.budget.usd}: spent $${status.budget.spentUsd.toFixed(4)}${status.state === 'budget_exhausted' ? ' (the run stopped on its budget; raise it with PATCH /v1/runs/:id on a serve to resume)' : ''}\n`);
   for (const [kind, f] of Object.entries(files)) out.write(`${kind.padEnd(10)} ${String(f.records).padStart(7)} records  ${f.path}\n`);
   if (status.deadLetters > 0) out.write(`dead-lettered tasks: ${status.deadLetters} (see GET /v1/runs/${status.id})\n`);
 }

@@ -6,6 +6,7 @@
 import { ConfigError } from './errors.js';
 import { parseLimits } from './limiter/model-limits.js';
 import { loadPriceTable } from './cost/price-file.js';
+import { parseDailyBudgets, type DailyBudgets } from './budget/daily-budgets.js';
 
 export interface FarmConfig {
   redisUrl: string;
@@ -51,6 +52,25 @@ export interface FarmConfig {
    * up draining and exits 1: without it, a drain blocked on Redis waits out the whole grace period.
    */
   shutdownRedisTimeoutMs: number;
+  /** How long a stored model answer stays in the response cache. */
+  responseCacheTtlS: number;
+  /** Most bytes the response cache may hold in Redis, all runs together (0: no cache). */
+  responseCacheMaxBytes: number;
+  /** USD each listed model may spend per Pacific day, farm-wide (SDF_DAILY_BUDGET_USD). */
+  dailyBudgetUsd: DailyBudgets;
+  /** Batch mode (see producer/batch/): the most requests in one batch. */
+  batchMaxRequests: number;
+  /** Batch mode: the longest a request waits for its batch to fill before the batch is sent anyway. */
+  batchMaxAgeMs: number;
+  /** Batch mode: a batch whose inlined requests are larger than this goes as an uploaded JSONL file. */
+  batchInlineMaxBytes: number;
+  /** Batch mode: first wait between two polls of a batch (and after a refused submission); doubles up to batchPollMaxMs. */
+  batchPollMinMs: number;
+  batchPollMaxMs: number;
+  /** Batch mode: how long a task waiting for its batch answer sleeps before it looks again (it is woken sooner when its answer arrives). */
+  batchRecheckMs: number;
+  /** Batch mode: batches a request is sent in (a failed, expired or cancelled batch puts its requests back) before it runs online. */
+  batchTries: number;
   /**
    * A stage's system instruction (the universe) of at least this many tokens (the farm's estimate)
    * gets an explicit Gemini cache per run and model; 0 turns explicit caching off.
@@ -82,6 +102,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
   { name: 'SDF_PRICES_FILE', default: '(unset)', description: 'YAML or JSON file of model prices (USD per million tokens) merged over the built-in table, e.g. `gemini-2.5-flash: {input: 0.3, output: 2.5}`; see the Cost section. A bad entry stops the process, naming the model and field.' },
   { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
+  { name: 'SDF_DAILY_BUDGET_USD', default: '(unset)', description: 'Farm-wide budget per model per Pacific day, JSON `{"<model>": usd}`: each call reserves its worst-case cost against it; once spent, that model\'s calls wait for the next Pacific day (status says which). Every model listed needs a price.' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
@@ -92,6 +113,15 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_RUN_RETENTION_S', default: '604800', description: 'Seconds a finished run\'s working state (done bits, corpus statistics, near-duplicate index, dead letters) stays in Redis; 0 removes it when the run ends. Its record and outputs stay until `DELETE /v1/runs/:id`.' },
   { name: 'SDF_RECONCILE_INTERVAL_MS', default: '30000', description: 'A run with no commit for this long is compared with what BullMQ holds, and repaired.' },
   { name: 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', default: '5000', description: 'On SIGTERM/SIGINT, a `serve` or `worker` drains for its grace period, unless Redis has not answered for this long: then it closes what it can and exits 1, saying so (tasks in flight return to their queues when their locks expire).' },
+  { name: 'SDF_RESPONSE_CACHE_TTL_S', default: '604800', description: 'Seconds a model answer stays in the response cache (a week). Identical requests in that time are answered from it without a call.' },
+  { name: 'SDF_RESPONSE_CACHE_MAX_BYTES', default: '268435456', description: 'Most bytes of Redis the response cache holds, all runs together (256 MiB: compressed answers, their keys and index); the oldest answers are evicted beyond it. Leave room for it in Redis\'s `maxmemory`. 0 turns the cache off for the farm.' },
+  { name: 'SDF_BATCH_MAX_REQUESTS', default: '1000', description: 'Batch mode: most requests in one Gemini batch. A batch is sent when it has this many requests or its oldest request is `SDF_BATCH_MAX_AGE_MS` old. A run never has more than `SDF_RUN_WINDOW` tasks waiting, so raise both for large batches.' },
+  { name: 'SDF_BATCH_MAX_AGE_MS', default: '60000', description: 'Batch mode: longest a request waits for its batch to fill before the batch is sent anyway.' },
+  { name: 'SDF_BATCH_INLINE_MAX_BYTES', default: '16777216', description: 'Batch mode: a batch whose inlined requests are larger than this is sent as an uploaded JSONL file instead (Gemini refuses inlined batches above 20 MB).' },
+  { name: 'SDF_BATCH_POLL_MIN_MS', default: '10000', description: 'Batch mode: first wait before a submitted batch is polled; each poll that finds it unfinished doubles the wait, up to `SDF_BATCH_POLL_MAX_MS`. A refused submission (a 429 of the batch enqueue limit, which names no delay) backs off the same way.' },
+  { name: 'SDF_BATCH_POLL_MAX_MS', default: '300000', description: 'Batch mode: longest wait between two polls of a batch, and between two attempts to submit one after a 429.' },
+  { name: 'SDF_BATCH_RECHECK_MS', default: '60000', description: 'Batch mode: how long a task waiting for its batch answer sleeps before it looks again; it is woken as soon as the answer arrives, so this only bounds a missed wake-up.' },
+  { name: 'SDF_BATCH_TRIES', default: '2', description: 'Batch mode: batches a request is sent in before it runs online instead (a batch that ends failed, expired or cancelled puts its requests back). A request that fails inside a batch runs online at once.' },
   { name: 'SDF_EXPLICIT_CACHE_MIN_TOKENS', default: '4096', description: 'A stage whose system instruction (the universe context) is at least this many tokens (estimated at 4 characters a token) gets one explicit Gemini context cache per run and model, used by every call of that stage instead of resending it. 4096 is the largest minimum Gemini accepts for a cache on current models (1,024 to 4,096 by model); below it implicit caching still applies. 0 turns explicit caching off.' },
   { name: 'SDF_EXPLICIT_CACHE_TTL_S', default: '600', description: 'TTL of an explicit cache. The run\'s owner renews it every quarter of this, or every minute if that is sooner, while the run is active and deletes it when the run ends, so if every `serve` dies a cache is billed at most this long past its run.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal, silent.' },
@@ -161,6 +191,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     runRetentionS: intVar(env, 'SDF_RUN_RETENTION_S', 604_800),
     reconcileIntervalMs: intVar(env, 'SDF_RECONCILE_INTERVAL_MS', 30_000, 100),
     shutdownRedisTimeoutMs: intVar(env, 'SDF_SHUTDOWN_REDIS_TIMEOUT_MS', 5_000, 100),
+    responseCacheTtlS: intVar(env, 'SDF_RESPONSE_CACHE_TTL_S', 604_800, 1),
+    responseCacheMaxBytes: intVar(env, 'SDF_RESPONSE_CACHE_MAX_BYTES', 268_435_456),
+    dailyBudgetUsd: parseDailyBudgets(optional(env, 'SDF_DAILY_BUDGET_USD')),
+    batchMaxRequests: intVar(env, 'SDF_BATCH_MAX_REQUESTS', 1000, 1),
+    batchMaxAgeMs: intVar(env, 'SDF_BATCH_MAX_AGE_MS', 60_000),
+    batchInlineMaxBytes: intVar(env, 'SDF_BATCH_INLINE_MAX_BYTES', 16 * 1024 * 1024),
+    batchPollMinMs: intVar(env, 'SDF_BATCH_POLL_MIN_MS', 10_000, 10),
+    batchPollMaxMs: intVar(env, 'SDF_BATCH_POLL_MAX_MS', 300_000, 10),
+    batchRecheckMs: intVar(env, 'SDF_BATCH_RECHECK_MS', 60_000, 10),
+    batchTries: intVar(env, 'SDF_BATCH_TRIES', 2, 1),
     explicitCacheMinTokens: intVar(env, 'SDF_EXPLICIT_CACHE_MIN_TOKENS', 4096),
     explicitCacheTtlS: intVar(env, 'SDF_EXPLICIT_CACHE_TTL_S', 600, 1),
   };

@@ -4,11 +4,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** A run spec that fails validation; `problems` lists every error as `path: message`. */
+/** A run spec (or another request body: `subject`) that fails validation; `problems` lists every error as `path: message`. */
 export class SpecError extends Error {
   override name = 'SpecError';
-  constructor(readonly problems: string[]) {
-    super(`invalid run spec: ${problems.join('; ')}`);
+  constructor(
+    readonly problems: string[],
+    readonly subject = 'run spec',
+  ) {
+    super(`invalid ${subject}: ${problems.join('; ')}`);
   }
 }
 

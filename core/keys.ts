@@ -33,6 +33,43 @@ export function runKeys(prefix: string, runId: string) {
     promptCaches: `${base}:prompt-caches`,
     /** Prefix of the corpus statistics of the run's documents or chats (see CorpusGate for the keys under it). */
     corpus: (kind: 'document' | 'chat') => `${base}:corpus:${kind}`,
+    /** Hash: the run's budget in nano-USD (`cap`, `spent`, `reserved`), `refused` and `resume` (BudgetLedger). */
+    budget: `${base}:budget`,
+    /** Sorted set: the run's budget reservations of calls in flight (`<hold id>:<nano-USD>`) scored by when they expire. */
+    budgetHolds: `${base}:budget:holds`,
+  };
+}
+
+/**
+ * A run's Batch API state (BatchStore is their one writer). Under the run's own keys, so retention
+ * and `DELETE /v1/runs/:id` take them with the rest of the run.
+ */
+export function batchKeys(prefix: string, runId: string) {
+  const base = `${prefix}:run:${runId}:batch`;
+  return {
+    /** Hash: request key → `<stage>:<index>|<model>|<request JSON>`, from the task's first ask until its task is committed. */
+    requests: `${base}:req`,
+    /** Sorted set per model: request keys waiting for a batch, scored by when they were first asked for. */
+    pending: (model: string) => `${base}:pending:${model}`,
+    /** What `pending(model)` appends the model to (scripts build the key from it). */
+    pendingPrefix: `${base}:pending:`,
+    /** Set: models that have had pending requests. */
+    models: `${base}:models`,
+    /** Hash: request key → batches it was sent in. */
+    tries: `${base}:tries`,
+    /** Hash: request key → the budget hold (JSON) reserved for it when it was added, settled when its answer is stored. */
+    holds: `${base}:holds`,
+    /** Hash: `<stage>:<index>` → `<job id> <request key>…`: the task's waiting job and its requests. */
+    tasks: `${base}:tasks`,
+    /** Hash: request key → its answer JSON ({text, finishReason} or {error}), until its task is committed. */
+    answers: `${base}:ans`,
+    /** Hash: batch number → its record JSON, while the batch is not consumed. */
+    batches: `${base}:batches`,
+    /** List per batch: the request keys it holds, until it is consumed. */
+    members: (seq: number) => `${base}:members:${seq}`,
+    membersPrefix: `${base}:members:`,
+    /** Hash: counters (`seq`, `requests:*`, `batches:<state>`) and the note of a submission limit. */
+    stats: `${base}:stats`,
   };
 }
 
@@ -45,6 +82,19 @@ export function farmKeys(prefix: string) {
     /** Sorted set: producer (serve) ids scored by when their heartbeat expires; runs are shared among them. */
     producers: `${prefix}:producers`,
     idempotency: (key: string) => `${prefix}:idem:${key}`,
+  };
+}
+
+/** The response cache (ResponseStore): farm-wide, content-addressed, bounded in bytes. */
+export function responseCacheKeys(prefix: string) {
+  const base = `${prefix}:rcache`;
+  return {
+    /** Prefix of the entries: `<entries><request key>`, a string with a TTL holding one deflated answer. */
+    entries: `${base}:e:`,
+    /** Sorted set of request keys in the order stored; score = stored-at seconds × 2^21 + bytes charged. */
+    index: `${base}:index`,
+    /** String: the bytes charged for every request key in the index. */
+    bytes: `${base}:bytes`,
   };
 }
 
@@ -62,5 +112,16 @@ export function limiterKeys(prefix: string, model: string) {
     pause: `${base}:pause`,
     /** Hash: the adaptive rate factor and the success streak. */
     adapt: `${base}:adapt`,
+  };
+}
+
+/** The farm-wide daily budget of one model (SDF_DAILY_BUDGET_USD), counted per Pacific day. */
+export function dailyBudgetKeys(prefix: string, model: string) {
+  const base = `${prefix}:budget:daily:${model}`;
+  return {
+    /** Hash: `<YYYY-MM-DD>:spent|reserved` in nano-USD for the current Pacific day only; expires after it. */
+    day: base,
+    /** Sorted set: reservations of calls in flight (`<hold id>:<day>:<nano-USD>`) scored by when they expire. */
+    holds: `${base}:holds`,
   };
 }

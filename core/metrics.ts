@@ -33,6 +33,26 @@ export interface FarmMetrics {
   reconcilerRepairs: Counter<'kind'>;
   /** Results committed per ledger commit (the producer's batching). */
   commitBatchSize: Histogram;
+  /** Batch mode: Gemini batches submitted, by model and input (inline, file). */
+  batchesSubmitted: Counter<'model' | 'input'>;
+  /** Batch mode: batches ended, by model and final state (succeeded, failed, expired, cancelled, refused). */
+  batchesCompleted: Counter<'model' | 'state'>;
+  /** Batch mode: requests by outcome (answered, failed, requeued, online). */
+  batchRequests: Counter<'model' | 'outcome'>;
+  /** Response cache (workers/response-cache.ts): answers given without a model call, by model. */
+  responseCacheHits: Counter<'model'>;
+  /** Answers fetched from the model because the cache had none, by model. */
+  responseCacheMisses: Counter<'model'>;
+  /** USD the hits did not spend (what each stored answer cost when it was made), by model. */
+  responseCacheSavedUsd: Counter<'model'>;
+  /** Answers offered to the cache, by outcome (stored, present, unusable, too-large, error). */
+  responseCacheStores: Counter<'outcome'>;
+  /** Entries removed from the cache by its byte bound (size) or after their TTL (expired). */
+  responseCacheEvictions: Counter<'reason'>;
+  /** Bytes the cache charged for its entries after this process's latest store. */
+  responseCacheBytes: Gauge;
+  /** Calls not made because a budget was spent: a run's cap (`scope="run"`) or a model's daily budget (`scope="daily"`). */
+  budgetRefusals: Counter<'scope' | 'model'>;
   /** Filled by the process that can see them (serve): sampled on every scrape. */
   collectors: {
     queueJobs?: (gauge: Gauge<'stage' | 'state'>) => Promise<void>;
@@ -80,6 +100,65 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
       name: 'sdf_producer_commit_batch_size',
       help: 'Stream entries (results and usage reports) consumed by one ledger commit.',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    }),
+    responseCacheHits: new Counter({
+      name: 'sdf_response_cache_hits_total',
+      help: 'Model answers given by the response cache instead of a call (no quota, no cost), by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    responseCacheMisses: new Counter({
+      name: 'sdf_response_cache_misses_total',
+      help: 'Model answers fetched from the model because the response cache had none, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    responseCacheSavedUsd: new Counter({
+      name: 'sdf_response_cache_saved_usd_total',
+      help: 'US dollars the response cache saved: what each answer it gave cost when it was made, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    responseCacheStores: new Counter({
+      name: 'sdf_response_cache_stores_total',
+      help: 'Model answers offered to the response cache, by outcome (stored, present, unusable, too-large, error).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    responseCacheEvictions: new Counter({
+      name: 'sdf_response_cache_evictions_total',
+      help: 'Entries removed from the response cache, by reason (size: its byte bound; expired: past its TTL).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    responseCacheBytes: new Gauge({
+      name: 'sdf_response_cache_bytes',
+      help: 'Bytes the response cache charged for its entries (compressed answers, keys and Redis overhead) after this process\'s latest store.',
+      registers,
+    }),
+    budgetRefusals: new Counter({
+      name: 'sdf_budget_refusals_total',
+      help: 'Model calls not made because a budget was spent, by scope (run: the run\'s cap; daily: the model\'s daily budget) and model.',
+      labelNames: ['scope', 'model'],
+      registers,
+    }),
+    batchesSubmitted: new Counter({
+      name: 'sdf_batches_submitted_total',
+      help: 'Gemini batches submitted by batch-mode stages, by model and input (inline requests or an uploaded JSONL file).',
+      labelNames: ['model', 'input'],
+      registers,
+    }),
+    batchesCompleted: new Counter({
+      name: 'sdf_batches_completed_total',
+      help: 'Gemini batches ended, by model and final state (succeeded, failed, expired, cancelled, refused).',
+      labelNames: ['model', 'state'],
+      registers,
+    }),
+    batchRequests: new Counter({
+      name: 'sdf_batch_requests_total',
+      help: 'Batch-mode requests by outcome: answered in a batch, failed in a batch, requeued (their batch failed, expired or was cancelled), online (re-driven online).',
+      labelNames: ['model', 'outcome'],
       registers,
     }),
     tasksCompleted: new Counter({

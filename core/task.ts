@@ -54,9 +54,15 @@ export interface Usage {
   unpricedCalls: number;
   /** What the cached tokens saved: their cost at the full input rate minus their cost at the cached rate. */
   cacheSavingUsd: number;
+  /** Answers the response cache gave instead of the model: no call, no tokens, no cost. */
+  cacheHits?: number;
+  /** Answers fetched from the model because the cache had none (runs with the cache on). */
+  cacheMisses?: number;
+  /** USD the cache hits did not spend: what each stored answer cost when it was made. */
+  cacheSavedUsd?: number;
 }
 
-export const ZERO_USAGE: Usage = { promptTokens: 0, cachedTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0, unpricedCalls: 0, cacheSavingUsd: 0 };
+export const ZERO_USAGE: Usage = { promptTokens: 0, cachedTokens: 0, outputTokens: 0, thoughtsTokens: 0, calls: 0, costUsd: 0, unpricedCalls: 0, cacheSavingUsd: 0, cacheHits: 0, cacheMisses: 0, cacheSavedUsd: 0 };
 
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
@@ -69,6 +75,9 @@ export function addUsage(a: Usage, b: Usage): Usage {
     costUsd: a.costUsd + b.costUsd,
     unpricedCalls: (a.unpricedCalls ?? 0) + (b.unpricedCalls ?? 0),
     cacheSavingUsd: (a.cacheSavingUsd ?? 0) + (b.cacheSavingUsd ?? 0),
+    cacheHits: (a.cacheHits ?? 0) + (b.cacheHits ?? 0),
+    cacheMisses: (a.cacheMisses ?? 0) + (b.cacheMisses ?? 0),
+    cacheSavedUsd: (a.cacheSavedUsd ?? 0) + (b.cacheSavedUsd ?? 0),
   };
 }
 

@@ -64,6 +64,9 @@ export function planBatch(entries: ResultEntry[], done: boolean[], plan: RunPlan
       addFloat(`${scope}:usd`, usage.costUsd);
       addFloat(`${scope}:cacheSaving`, usage.cacheSavingUsd);
     }
+    inc('cache:hits', usage.cacheHits ?? 0);
+    inc('cache:misses', usage.cacheMisses ?? 0);
+    if (usage.cacheSavedUsd) floats['cache:saved:usd'] = (floats['cache:saved:usd'] ?? 0) + usage.cacheSavedUsd;
   };
 
   entries.forEach((entry, i) => {

@@ -1,4 +1,7 @@
+import type { GoogleGenAI } from '@google/genai';
 import type { FarmConfig } from '../core/config.js';
+import { loadPriceTable } from '../core/cost/price-file.js';
+import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
 import type { Logger } from '../core/logger.js';
 import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
 import { closeQueues, createStageQueues, type StageQueues } from '../core/queues.js';
@@ -8,9 +11,6 @@ import { startApiServer, type ApiServer } from '../api/server.js';
 import { Producer } from './producer.js';
 import { Releasers } from '../core/releasers.js';
 import { registerQueueGauges } from './queue-gauges.js';
-import type { GoogleGenAI } from '@google/genai';
-import { createGeminiClient } from '../core/gemini/create-gemini-client.js';
-import { loadPriceTable } from '../core/cost/price-file.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { PromptCacheKeeper, type PromptCacheKeeperOptions } from './prompt-cache-keeper.js';
 
@@ -38,9 +38,11 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   const metrics = createFarmMetrics({ labels: { component: 'serve' } });
   registerQueueGauges(metrics, queues, runs);
 
+  // Batch mode's batches are the run owner's to submit and poll, so `serve` talks to Gemini too.
+  const gemini = options.gemini ?? (config.geminiApiKey || config.geminiBaseUrl ? createGeminiClient({ ...(config.geminiApiKey ? { apiKey: config.geminiApiKey } : {}), ...(config.geminiBaseUrl ? { baseUrl: config.geminiBaseUrl } : {}), timeoutMs: config.requestTimeoutMs }) : undefined);
   const prices = loadPriceTable(config.pricesFile);
   const prompts = new PromptLibrary(config.promptsDir);
-  const promptCaches = promptCacheKeeper(config, { gemini: options.gemini, redis, prices, prompts, metrics, logger });
+  const promptCaches = promptCacheKeeper(config, { gemini, redis, prices, prompts, metrics, logger });
   const producer = new Producer({
     redis,
     connection: redis,
@@ -57,6 +59,9 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
     metrics,
     ...(promptCaches ? { promptCaches } : {}),
     logger: logger.child({ component: 'producer' }),
+    ...(gemini ? { gemini } : {}),
+    batch: { maxRequests: config.batchMaxRequests, maxAgeMs: config.batchMaxAgeMs, inlineMaxBytes: config.batchInlineMaxBytes, pollMinMs: config.batchPollMinMs, pollMaxMs: config.batchPollMaxMs, tries: config.batchTries },
+    batchCostOf: (model, tokens) => prices.costOf(model, tokens, { batch: true }),
   });
   producer.start();
   releasers.push(() => producer.close());
@@ -74,6 +79,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
       apiToken: config.apiToken,
       prices,
       prompts,
+      dailyBudgetUsd: config.dailyBudgetUsd,
     },
     port: options.port ?? config.port,
     host: config.host,
@@ -99,13 +105,8 @@ function promptCacheKeeper(
   config: FarmConfig,
   deps: Pick<PromptCacheKeeperOptions, 'redis' | 'prices' | 'prompts' | 'metrics' | 'logger'> & { gemini: GoogleGenAI | undefined },
 ): PromptCacheKeeper | undefined {
-  const { logger } = deps;
+  const { logger, gemini } = deps;
   if (config.explicitCacheMinTokens <= 0) return undefined;
-  const gemini =
-    deps.gemini ??
-    (config.geminiApiKey || config.geminiBaseUrl
-      ? createGeminiClient({ ...(config.geminiApiKey ? { apiKey: config.geminiApiKey } : {}), ...(config.geminiBaseUrl ? { baseUrl: config.geminiBaseUrl } : {}), timeoutMs: config.requestTimeoutMs })
-      : undefined);
   if (!gemini) {
     logger.info('explicit context caching off: this serve has no Gemini settings (GEMINI_API_KEY or GEMINI_BASE_URL)');
     return undefined;

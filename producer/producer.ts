@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { GoogleGenAI } from '@google/genai';
 import type { Redis } from 'ioredis';
 import { runKeys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
@@ -7,13 +8,19 @@ import { AUDIT_QUEUE, type AuditTaskData, type StageQueues } from '../core/queue
 import { FencedError, RunLedger } from '../core/runs/run-ledger.js';
 import type { RunStore } from '../core/runs/run-store.js';
 import { toError } from '../core/errors.js';
-import { isFinal } from '../core/runs/run-state.js';
+import { hasEnded } from '../core/runs/run-state.js';
+import { BatchStore, type BatchResultItem } from '../core/batch/batch-store.js';
+import { batchStages } from '../core/spec/resolve-stage-settings.js';
+import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import { RunBatcher, type BatchOptions } from './batch/run-batcher.js';
 import { AuditTrigger } from './audit-trigger.js';
 import { Expander } from './expander.js';
 import { planRun } from './expansion-plan.js';
 import { RunDriver } from './run-driver.js';
 import { RunLeases } from './run-leases.js';
 import type { PromptCacheKeeper } from './prompt-cache-keeper.js';
+import { returnParkedTasks } from './return-parked-tasks.js';
+import { BudgetLedger } from '../core/budget/budget-ledger.js';
 
 export interface ProducerOptions {
   redis: Redis;
@@ -42,9 +49,24 @@ export interface ProducerOptions {
   /** Keeps the explicit Gemini caches of the runs this process owns; absent = none made. */
   promptCaches?: PromptCacheKeeper;
   logger: Logger;
+  /** The client batch-mode runs' batches go through (absent: their batch-mode tasks wait, logged). */
+  gemini?: GoogleGenAI;
+  /** Batch mode's settings. @defaultValue DEFAULT_BATCH_OPTIONS */
+  batch?: Partial<BatchOptions>;
+  /** USD of a batch call's tokens at the batch price; undefined when the model has no price. @defaultValue every call unpriced */
+  batchCostOf?: (model: string, tokens: BatchResultItem['tokens']) => number | undefined;
 }
 
-type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'promptCaches'>> & Pick<ProducerOptions, 'metrics' | 'promptCaches'>;
+/** Batch mode's defaults: core/config.ts documents each (SDF_BATCH_*). */
+export const DEFAULT_BATCH_OPTIONS: BatchOptions = { maxRequests: 1000, maxAgeMs: 60_000, inlineMaxBytes: 16 * 1024 * 1024, pollMinMs: 10_000, pollMaxMs: 300_000, tries: 2 };
+
+type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'gemini' | 'batch' | 'batchCostOf' | 'promptCaches'>> & {
+  metrics: FarmMetrics | undefined;
+  gemini: GoogleGenAI | undefined;
+  batch: BatchOptions;
+  batchCostOf: NonNullable<ProducerOptions['batchCostOf']>;
+  promptCaches: PromptCacheKeeper | undefined;
+};
 
 /**
  * Drives the runs this process owns. Runs are shared among `serve` processes by leases
@@ -58,9 +80,13 @@ type Resolved = Required<Omit<ProducerOptions, 'metrics' | 'promptCaches'>> & Pi
 export class Producer {
   readonly expander: Expander;
   readonly ledger: RunLedger;
+  readonly budgets: BudgetLedger;
   readonly leases: RunLeases;
   readonly #options: Resolved;
   readonly #drivers = new Map<string, RunDriver>();
+  /** Owned runs with batch-mode stages: their batches (fills, submissions, polls, results). */
+  readonly #batchers = new Map<string, RunBatcher>();
+  readonly #batchStore: BatchStore;
   readonly #auditQueue: Queue<AuditTaskData>;
   /** Per run, a step queued behind the driver's current operation (later callers join it). */
   readonly #stepsWaiting = new Map<string, Promise<void>>();
@@ -84,12 +110,19 @@ export class Producer {
       retentionS: 604_800,
       reconcileIntervalMs: 30_000,
       ...options,
+      metrics: options.metrics,
+      gemini: options.gemini,
+      promptCaches: options.promptCaches,
+      batch: { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
+      batchCostOf: options.batchCostOf ?? (() => undefined),
     };
     const { redis, prefix, dataDir, queues, logger, connection } = this.#options;
     this.ledger = new RunLedger(redis, prefix);
+    this.budgets = new BudgetLedger(redis, prefix);
     this.expander = new Expander({ redis, ledger: this.ledger, queues, prefix, dataDir, window: this.#options.window, attempts: this.#options.attempts });
     this.leases = new RunLeases({ redis, prefix, ttlMs: this.#options.lockTtlMs, logger, onLost: (runId) => this.#drop(runId) });
     this.#auditQueue = new Queue<AuditTaskData>(AUDIT_QUEUE, { connection, prefix });
+    this.#batchStore = new BatchStore(redis, prefix);
     this.#audits = new AuditTrigger(redis, prefix, dataDir, this.#auditQueue);
     // Blocking reads get their own connection, so they never hold up the ledger's commands.
     this.#reader = redis.duplicate();
@@ -121,6 +154,8 @@ export class Producer {
       await this.leases.renew();
       await this.#claim();
       await Promise.all([...this.#drivers.keys()].map((runId) => this.drive(runId)));
+      // Not awaited: uploads, polls and downloads take their time and must not hold up the runs' steps.
+      for (const batcher of this.#batchers.values()) void batcher.tick();
     } catch (err) {
       this.#options.logger.error({ err: toError(err) }, 'producer tick failed');
     }
@@ -151,6 +186,7 @@ export class Producer {
       // The run's explicit caches first (bounded), so its tasks find them from the start.
       await withTimeout(this.#options.promptCaches?.track(runId, run.spec, driver.plan.stages, () => this.leases.token(runId)), CACHES_FIRST_MS);
       this.#drivers.set(runId, driver);
+      this.#newBatcher(runId, run.spec);
       logger.info({ runId }, 'took ownership of run');
     }
   }
@@ -171,7 +207,34 @@ export class Producer {
       retentionS: o.retentionS,
       reconcileIntervalMs: o.reconcileIntervalMs,
       token: () => this.leases.token(runId),
+      onCommitted: async (committed) => this.#batchers.get(runId)?.forget(committed),
+      budgets: this.budgets,
+      returnParked: (id) => returnParkedTasks(o.redis, [...Object.values(o.queues), this.#auditQueue], id),
     });
+  }
+
+  #newBatcher(runId: string, spec: RunSpec): void {
+    const o = this.#options;
+    const stages = batchStages(spec, planRun(spec).stages);
+    if (stages.length === 0) return;
+    this.#batchers.set(
+      runId,
+      new RunBatcher({
+        runId,
+        stages,
+        store: this.#batchStore,
+        gemini: o.gemini,
+        queues: o.queues,
+        ledger: this.ledger,
+        options: o.batch,
+        costOf: o.batchCostOf,
+        budgets: this.budgets,
+        dataDir: o.dataDir,
+        metrics: o.metrics,
+        logger: o.logger,
+        token: () => this.leases.token(runId),
+      }),
+    );
   }
 
   /** Steps one owned run; lets it go when it is over or the lease is lost. */
@@ -247,6 +310,8 @@ export class Producer {
     this.#drivers.delete(runId);
     this.#options.promptCaches?.untrack(runId);
     void driver?.close();
+    void this.#batchers.get(runId)?.close();
+    this.#batchers.delete(runId);
   }
 
   /** Lets a run go (it is over, or given back); one release at a time per run, later callers join it. */
@@ -261,21 +326,24 @@ export class Producer {
 
   async #releaseNow(runId: string): Promise<void> {
     const driver = this.#drivers.get(runId);
+    const batcher = this.#batchers.get(runId);
     this.#drivers.delete(runId);
-    await driver?.close();
+    this.#batchers.delete(runId);
+    await Promise.all([driver?.close(), batcher?.close()]);
     // Still under the lease, so the caches' records are cleared by their owner.
     await this.#settleCaches(runId);
     await this.leases.release(runId);
   }
 
-  /** A run that is over (or gone) has its explicit caches deleted; one given back keeps them for its next owner. */
+  /** A run that has ended (or is gone) has its explicit caches deleted; one given back keeps them for its next owner. */
   async #settleCaches(runId: string): Promise<void> {
     const caches = this.#options.promptCaches;
     if (!caches) return;
     let over: boolean;
     try {
       const state = await this.#options.runs.state(runId);
-      over = state === undefined || isFinal(state);
+      // budget_exhausted too: raising the budget reopens the run, and its next owner makes them again.
+      over = state === undefined || hasEnded(state);
     } catch (err) {
       // Unknown: kept; the next owner or the sweep deals with them.
       this.#options.logger.warn({ err: toError(err), runId }, 'reading the state of a run let go failed; its explicit caches are kept');

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { BudgetLedger } from '../core/budget/budget-ledger.js';
 import { runKeys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
 import type { FarmMetrics } from '../core/metrics.js';
@@ -36,7 +37,15 @@ export interface RunDriverDeps {
   reconcileIntervalMs: number;
   /** The run's fencing token while this producer owns it, else undefined. */
   token: () => string | undefined;
+  /** Told the results each commit committed (batch mode drops their requests and answers). */
+  onCommitted?: (committed: TaskResult[]) => Promise<void>;
+  budgets: BudgetLedger;
+  /** Promotes the run's parked tasks (producer/return-parked-tasks.ts); returns how many. */
+  returnParked: (runId: string) => Promise<number>;
 }
+
+/** How long after a raise the owner keeps returning parked tasks: past every worker's cached run state (1 s). */
+const RETURN_PARKED_FOR_MS = 3000;
 
 /**
  * Everything one owned run needs, in one place: its files, its commits, its expansion, its end.
@@ -104,7 +113,7 @@ export class RunDriver {
     const known = tasks.filter((t) => t !== undefined);
     // One round trip: the run's state (a cancelled run's results are consumed, not written) and the done bits.
     const { state, bits } = await ledger.stateAndDoneBits(this.runId, known);
-    const drop = state !== 'running' && state !== 'queued';
+    const drop = state !== 'running' && state !== 'queued' && state !== 'budget_exhausted';
     let b = 0;
     const done = tasks.map((t) => (t ? bits[b++]! : false));
     const planned = planBatch(entries, done, this.plan, drop);
@@ -141,6 +150,7 @@ export class RunDriver {
   }
 
   async #afterCommit(committed: TaskResult[]): Promise<void> {
+    if (committed.length > 0) await this.#deps.onCommitted?.(committed).catch((err: unknown) => this.#deps.logger.error({ err, runId: this.runId }, 'dropping the batch state of committed tasks failed; the next owner sweeps it'));
     const accepted = { document: 0, chat: 0 };
     for (const r of committed) {
       // Only final records (not drafts on their way to revise) count towards an audit.
@@ -158,11 +168,13 @@ export class RunDriver {
     return this.#serial(async () => {
       const { runs, ledger, expander, logger } = this.#deps;
       // The state and the counts, every step; the spec was parsed once, when this driver was made.
-      const { state, inflight: before } = await ledger.stateAndInflight(this.runId, this.plan.stages);
-      if (state !== 'queued' && state !== 'running') return false;
+      const { state: read, inflight: before } = await ledger.stateAndInflight(this.runId, this.plan.stages);
+      if (read !== 'queued' && read !== 'running' && read !== 'budget_exhausted') return false;
       let inflight = before;
       const token = this.#token();
       await this.#open();
+      const state = await this.#followBudget(read, token);
+      if (state !== 'queued' && state !== 'running' && state !== 'budget_exhausted') return false;
       if (state === 'queued') {
         await this.#start(token);
         // A cancel that landed meanwhile wins: the next step sees it and lets the run go.
@@ -171,14 +183,43 @@ export class RunDriver {
         // Starting enqueued the root tasks: count again.
         inflight = await ledger.inflight(this.runId, this.plan.stages);
       }
-      const added = await expander.expand(this.runId, this.plan, token, inflight);
+      // A run its budget stopped enqueues nothing more; its results (of calls already in flight) are still committed.
+      const stopped = state === 'budget_exhausted';
+      const added = stopped ? 0 : await expander.expand(this.runId, this.plan, token, inflight);
       if (Date.now() - this.#lastCommitAt > this.#deps.reconcileIntervalMs) {
         this.#lastCommitAt = Date.now();
         await this.#reconciler.reconcile();
       }
-      if (added > 0 || Object.values(inflight).some((n) => n > 0)) return true;
+      if (stopped || added > 0 || Object.values(inflight).some((n) => n > 0)) return true;
       return !(await this.#tryComplete(token));
     });
+  }
+
+  /**
+   * Follows the run's budget (the run's owner is the one that moves its state): a call refused
+   * under the current cap stops the run as `budget_exhausted`; a raise that cleared the refusal
+   * resumes it, and the tasks workers parked meanwhile are returned (again on every step for a
+   * few seconds, for workers whose cached run state still said stopped). Returns the state now.
+   */
+  async #followBudget(state: string, token: string): Promise<string | undefined> {
+    const { budgets, runs, logger } = this.#deps;
+    const flags = await budgets.flags(this.runId);
+    if (state === 'budget_exhausted') {
+      if (flags.refused) return state;
+      if (!(await budgets.resume(this.runId, token))) return runs.state(this.runId);
+      logger.info({ runId: this.runId }, 'budget raised: run resumed');
+      state = 'running';
+    }
+    if (flags.resumeAt !== undefined) {
+      const returned = await this.#deps.returnParked(this.runId);
+      if (returned > 0) logger.info({ runId: this.runId, returned }, 'parked tasks returned');
+      await budgets.returned(this.runId, token, flags.resumeAt, RETURN_PARKED_FOR_MS);
+    }
+    if (state === 'running' && flags.refused && (await budgets.exhaust(this.runId, token))) {
+      logger.warn({ runId: this.runId, refused: flags.refused }, 'budget spent: run stopped as budget_exhausted');
+      return 'budget_exhausted';
+    }
+    return state;
   }
 
   async #start(token: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultSchedule } from './fault-schedule.js';
 import type { Generator } from './generate.js';
-import { geminiError, hasApiKey, isFailure, readJson, sendFailure, sendJson, UNREGISTERED_CALLER, type Route } from './http.js';
+import { failure, geminiError, hasApiKey, isFailure, readJson, sendFailure, sendJson, UNREGISTERED_CALLER, type Route } from './http.js';
 import type { SimMetrics } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { SimQuota, type QuotaPeak } from './quota.js';
@@ -16,6 +16,14 @@ export interface OnlineStats {
   /** The most `inFlight` has been since the simulator started: what a client managed to hold open. */
   peakInFlight: number;
 }
+
+/** A spend-based limit (the simulator's `spendCapped`): Gemini names no retry delay, only a Help link. */
+const SPEND_CAP_REACHED = failure(
+  429,
+  'RESOURCE_EXHAUSTED',
+  'Your project has exceeded its spending cap. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/billing.',
+  [{ '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API spend limits', url: 'https://ai.google.dev/gemini-api/docs/billing' }] }],
+);
 
 /**
  * The online model calls, `models/{model}:generateContent` and `:countTokens`: everything Gemini
@@ -90,6 +98,10 @@ export class ModelCalls {
     if (isFailure(prompt)) {
       this.#count(model, prompt.code);
       return sendFailure(res, prompt);
+    }
+    if (options.spendCapped) {
+      this.#count(model, 429);
+      return sendFailure(res, SPEND_CAP_REACHED);
     }
     const random = generator.random(prompt);
     // Quota is counted on arrival, as Gemini does; the work (latency) comes after.

@@ -75,6 +75,12 @@ export interface SimOptions {
   batchEnqueuedTokensLimit: number;
   /** Bytes the Files API may hold in memory (uploads and batch results files); an upload past it is refused with 429. @defaultValue 536870912 */
   filesMaxBytes: number;
+  /**
+   * A spend-based limit reached: every online generateContent is answered 429 with no RetryInfo,
+   * only a Help link, as Gemini answers a project over its spending cap. Read per request, so a
+   * test can switch it on a running simulator. @defaultValue false
+   */
+  spendCapped: boolean;
 }
 
 export const BATCH_OUTCOMES = ['succeeded', 'failed', 'expired'] as const;
@@ -112,6 +118,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   batchInlineMaxBytes: 20 * 1024 * 1024,
   batchEnqueuedTokensLimit: 0,
   filesMaxBytes: 512 * 1024 * 1024,
+  spendCapped: false,
 };
 
 const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate', 'batchRequestErrorRate'] as const;

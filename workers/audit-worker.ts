@@ -16,6 +16,7 @@ import type { CallModel } from './call-model.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
 import type { RunCache } from './run-cache.js';
 import { MalformedOutputError } from './worker-errors.js';
+import { runAnswerSlot } from './response-cache.js';
 
 export interface AuditWorkerDeps {
   connection: ConnectionOptions;
@@ -55,16 +56,20 @@ export function createAuditWorker(deps: AuditWorkerDeps): Worker<AuditTaskData> 
       const audit = resolveFilterSpec(spec.filters).audit;
       const model = audit.model ?? resolveStageSettings(spec, 'documents').model;
       const limits = limitsFor(model, deps.defaultLimits ?? {}, spec.limits);
+      // One response-cache slot for every audit call: a prompt is its sample, and an identical
+      // sample (an audit re-run after a crash, or a re-run of the spec) has the same right answer.
+      const slot = runAnswerSlot(spec, 'audit');
       const spent = (usage: UsageReport['usage']) => deps.reportUsage(runId, { stage: 'audit', model, usage });
 
       const call = async (prompt: string, schema: Record<string, unknown>) => {
         for (;;) {
           try {
-            const answer = await deps.callModel({ model, user: prompt, temperature: 0.2, maxOutputTokens: 8192, schema, ...(limits ? { limits } : {}) });
+            const answer = await deps.callModel({ model, user: prompt, temperature: 0.2, maxOutputTokens: 8192, schema, runId, ...(limits ? { limits } : {}), ...(slot ? { cache: slot } : {}) });
             await spent(answer.usage);
             return answer.reply;
           } catch (caught) {
             if (caught instanceof QuotaWait) {
+              // A budget refusal (a QuotaWait too) parks the audit like its run's tasks.
               if (caught.reason === 'rpd' || caught.retryInMs > MAX_IN_PLACE_WAIT_MS) {
                 // A long wait gives the slot back; the audit runs again when the quota is there.
                 await job.moveToDelayed(Date.now() + caught.retryInMs, token);

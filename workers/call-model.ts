@@ -1,4 +1,5 @@
-import type { GoogleGenAI } from '@google/genai';
+import type { Content, GoogleGenAI } from '@google/genai';
+import type { AnswerSlot, KeyedRequest } from '../core/gemini/request-key.js';
 import type { ModelLimits } from '../core/limiter/model-limits.js';
 import type { FarmMetrics } from '../core/metrics.js';
 import type { Usage } from '../core/task.js';
@@ -14,8 +15,25 @@ export interface ModelRequest {
   schema?: Record<string, unknown>;
   /** Farm-wide quota of this model for this run; absent = unlimited. */
   limits?: ModelLimits;
-  /** An explicit cache holding `system` (workers/call-with-prompt-cache.ts): named instead of sending it. */
+  /** The answer's slot for the response cache (workers/response-cache.ts); absent = not cached. */
+  cache?: AnswerSlot;
+  /** The run the call is made for: its budget pays for it. Not part of the request sent. */
+  runId?: string;
+  /** Set when the call's stage runs in batch mode: the call goes through the run's batches (workers/batch-mode.ts). */
+  batch?: BatchCall;
+  /**
+   * An explicit cache holding `system` (workers/call-with-prompt-cache.ts): named instead of
+   * sending it. Not part of the request's key: the request asked is the same.
+   */
   cachedContent?: string;
+}
+
+/** Who is asking, for a batch-mode call: the run, the task (`<stage>:<index>`), its job (woken when the answer arrives) and the answer's slot. */
+export interface BatchCall {
+  runId: string;
+  task: string;
+  jobId: string;
+  slot: AnswerSlot;
 }
 
 export interface CallModelDeps {
@@ -24,6 +42,10 @@ export interface CallModelDeps {
   /** Waits for farm-wide quota before the call and settles it after; absent = unlimited. */
   quota?: {
     acquire(model: string, estimatedTokens: number, limits?: ModelLimits): Promise<{ settle(actualTokens: number): Promise<void> | void }>;
+  };
+  /** Reserves the call's worst-case cost against its run's and its model's budgets (workers/budget-gate.ts); absent = no budgets. */
+  budget?: {
+    reserve(request: ModelRequest, estimatedInputTokens: number): Promise<{ settle(costUsd: number): Promise<void>; release(): Promise<void> } | undefined>;
   };
   /**
    * USD for a call's usage (cached tokens at the cached rate; `batch`: the batch price); undefined
@@ -50,35 +72,65 @@ export function roughTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/**
+ * What is sent to Gemini for a request, in Gemini's shape: the one mapping, used for the call
+ * and for its cache key (core/gemini/request-key.ts), so the key hashes exactly what is asked.
+ */
+export function geminiRequestOf(request: ModelRequest): KeyedRequest & {
+  contents: Content[];
+  systemInstruction?: string;
+  generationConfig: { temperature: number; maxOutputTokens: number; responseMimeType?: string; responseJsonSchema?: unknown };
+} {
+  return {
+    model: request.model,
+    contents: [{ role: 'user', parts: [{ text: request.user }] }],
+    ...(request.system ? { systemInstruction: request.system } : {}),
+    generationConfig: {
+      temperature: request.temperature,
+      maxOutputTokens: request.maxOutputTokens,
+      ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),
+    },
+  };
+}
+
 /** One model call through the real SDK: quota, request, usage and metrics. Errors propagate for classification. */
 export function createCallModel(deps: CallModelDeps): CallModel {
   const { gemini, metrics } = deps;
   const timeoutMs = deps.timeoutMs ?? 600_000;
   return async (request) => {
     const estimate = roughTokens((request.system ?? '') + request.user);
-    const reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    // Before the quota: a call its budget refuses takes none.
+    const hold = await deps.budget?.reserve(request, estimate);
+    let reservation;
+    try {
+      reservation = await deps.quota?.acquire(request.model, estimate, request.limits);
+    } catch (err) {
+      await hold?.release();
+      throw err;
+    }
     const stopTimer = metrics.llmRequestDuration.startTimer({ model: request.model });
     metrics.inflightCalls.inc();
     // Aborted like the SDK's own timeout does (no reason: the same AbortError, classified the same).
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const sent = geminiRequestOf(request);
     let response;
     try {
       response = await gemini.models.generateContent({
-        model: request.model,
-        contents: [{ role: 'user', parts: [{ text: request.user }] }],
+        model: sent.model,
+        contents: sent.contents,
         config: {
           abortSignal: deadline.signal,
           httpOptions: NO_SDK_TIMEOUT,
-          ...(request.cachedContent ? { cachedContent: request.cachedContent } : request.system ? { systemInstruction: request.system } : {}),
-          temperature: request.temperature,
-          maxOutputTokens: request.maxOutputTokens,
-          ...(request.schema ? { responseMimeType: 'application/json', responseJsonSchema: request.schema } : {}),
+          ...(request.cachedContent ? { cachedContent: request.cachedContent } : sent.systemInstruction ? { systemInstruction: sent.systemInstruction } : {}),
+          ...sent.generationConfig,
         },
       });
     } catch (err) {
       // The reservation keeps its estimate: a failed request still counts against the provider's quota.
       metrics.llmRequests.inc({ model: request.model, status_class: statusClass(err) });
+      // Spends what the farm counts a failed request as (no tokens, no cost).
+      await hold?.release();
       throw err;
     } finally {
       clearTimeout(timer);
@@ -98,6 +150,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
     const costUsd = deps.costOf ? deps.costOf(request.model, tokens) : 0;
     // The saving: the same call with every prompt token at the full input rate, minus its cost.
     const cacheSavingUsd = costUsd && tokens.cachedTokens > 0 ? (deps.costOf?.(request.model, { ...tokens, cachedTokens: 0 }) ?? costUsd) - costUsd : 0;
+    await hold?.settle(costUsd ?? 0);
     if (costUsd === undefined) metrics.llmUnpricedCalls.inc({ model: request.model });
     metrics.llmTokens.inc({ model: request.model, kind: 'prompt' }, tokens.promptTokens);
     metrics.llmTokens.inc({ model: request.model, kind: 'cached' }, tokens.cachedTokens);

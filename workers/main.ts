@@ -15,10 +15,17 @@ import { loadPriceTable } from '../core/cost/price-file.js';
 import { parseLimits } from '../core/limiter/model-limits.js';
 import { RateLimiter } from '../core/limiter/rate-limiter.js';
 import { runKeys } from '../core/keys.js';
+import { createCallModel, type CallModelDeps } from './call-model.js';
+import { BatchStore } from '../core/batch/batch-store.js';
+import { withBatchMode } from './batch-mode.js';
 import { PromptCacheRecords } from '../core/prompt-cache/prompt-cache-records.js';
 import { PromptCacheNames } from './prompt-cache-names.js';
-import { createCallModel } from './call-model.js';
 import { createQuotaGate } from './quota-gate.js';
+import { ResponseStore } from '../core/gemini/response-store.js';
+import { withResponseCache } from './response-cache.js';
+import { DAILY_BUDGET, createBudgetGate } from './budget-gate.js';
+import { BudgetLedger } from '../core/budget/budget-ledger.js';
+import { ConfigError } from '../core/errors.js';
 import { RunFilters } from '../core/filters/run-filters.js';
 import { createTaskProcessor } from './processor.js';
 import { RunCache } from './run-cache.js';
@@ -58,6 +65,11 @@ export interface WorkerProcess {
  */
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const { config, logger } = options;
+  const prices = loadPriceTable(config.pricesFile);
+  // Before anything is opened: a daily budget on a model without a price could count nothing.
+  for (const model of Object.keys(config.dailyBudgetUsd)) {
+    if (!prices.priceOf(model)) throw new ConfigError(`SDF_DAILY_BUDGET_USD.${model}: the model has no price, so its calls cannot be counted against a budget`);
+  }
   const releasers = new Releasers(logger);
   const redis = createRedis(config.redisUrl);
   releasers.push(() => redis.disconnect());
@@ -75,9 +87,29 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   const limiter = new RateLimiter({ redis, prefix: config.prefix, windowMs: config.limiterWindowMs });
   // One filter set per run (compiled rules, corpus scopes); runs are few, so they are kept.
   const runFilters = new Map<string, RunFilters>();
-  const prices = loadPriceTable(config.pricesFile);
-  const callModel = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), costOf: (model, usage, opts) => prices.costOf(model, usage, opts), timeoutMs: config.requestTimeoutMs });
+  const costOf: CallModelDeps['costOf'] = (model, usage, opts) => prices.costOf(model, usage, opts);
   const runs = new RunCache(new RunStore(tasksRedis, config.prefix));
+  const budget = createBudgetGate({
+    ledger: new BudgetLedger(tasksRedis, config.prefix),
+    specOf: (runId) => runs.spec(runId),
+    costOf,
+    dailyBudgets: config.dailyBudgetUsd,
+    // A call is aborted at the request timeout; before it, it may wait for quota a few seconds.
+    holdTtlMs: config.requestTimeoutMs + 60_000,
+    metrics,
+  });
+  const onlineCall = createCallModel({ gemini: options.gemini, metrics, quota: createQuotaGate(limiter, { metrics }), budget, costOf, timeoutMs: config.requestTimeoutMs });
+  // Calls of batch-mode stages are answered from their run's batches (re-driven online through onlineCall when they fail there).
+  const modelCall = withBatchMode(onlineCall, { store: new BatchStore(tasksRedis, config.prefix), budget, metrics, logger: logger.child({ component: 'batch-mode' }), recheckMs: config.batchRecheckMs });
+  // Outside the call (quota, budget, cost, batches): a cache hit reaches none of them. Max bytes 0: no cache.
+  const callModel =
+    config.responseCacheMaxBytes > 0
+      ? withResponseCache(modelCall, {
+          store: new ResponseStore({ redis: tasksRedis, prefix: config.prefix, ttlS: config.responseCacheTtlS, maxBytes: config.responseCacheMaxBytes }),
+          metrics,
+          logger: logger.child({ component: 'response-cache' }),
+        })
+      : modelCall;
   const prompts = new PromptLibrary(config.promptsDir);
   const processor = createTaskProcessor({
     callModel,
@@ -88,8 +120,12 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       if (!filters) runFilters.set(runId, (filters = new RunFilters(tasksRedis, config.prefix, runId, spec)));
       return filters;
     },
-    noteQuotaExhausted: async (runId, model, untilMs) => {
-      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `daily quota of ${model} spent until ${new Date(untilMs).toISOString()}`);
+    noteQuotaExhausted: async (runId, model, untilMs, reason) => {
+      const what = reason === DAILY_BUDGET ? 'daily budget' : 'daily quota';
+      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', `${what} of ${model} spent until ${new Date(untilMs).toISOString()}`);
+    },
+    noteRateLimit: async (runId, note) => {
+      await redis.hset(runKeys(config.prefix, runId).meta, 'quota', note);
     },
     runs,
     prompts,

@@ -17,8 +17,11 @@ import { BlockedOutputError, MalformedOutputError } from './worker-errors.js';
 import type { FilterSubject } from '../core/filters/item-rules.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
 import { QuotaWait, pauseAfterRateLimit, type QuotaLimiter } from './quota-gate.js';
+import { BUDGET_PARK_MS, DAILY_BUDGET } from './budget-gate.js';
 import { limitsFor, type LimitsTable } from '../core/limiter/model-limits.js';
+import { BatchWait } from './batch-mode.js';
 import type { UsageReport } from '../core/runs/run-results.js';
+import { runAnswerSlot, taskVariant } from './response-cache.js';
 
 export interface ProcessorDeps {
   callModel: CallModel;
@@ -36,8 +39,10 @@ export interface ProcessorDeps {
   limiter?: QuotaLimiter;
   /** The farm's default quotas per model (SDF_LIMITS); a run's `limits` win. */
   defaultLimits?: LimitsTable;
-  /** Records on the run that a model's daily quota is spent, for run status. */
-  noteQuotaExhausted?: (runId: string, model: string, untilMs: number) => Promise<void>;
+  /** Records on the run that a model's daily quota (`rpd`) or daily budget is spent, for run status. */
+  noteQuotaExhausted?: (runId: string, model: string, untilMs: number, reason?: string) => Promise<void>;
+  /** Records on the run (status `quota`) a rate limit the provider gave no retry delay for, and which limit it was. */
+  noteRateLimit?: (runId: string, note: string) => Promise<void>;
   /** The runs' explicit caches (names from the run owner's records); absent = system instructions always sent. */
   promptCaches?: PromptCacheUse;
 }
@@ -56,6 +61,11 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     let childLog: Logger | undefined;
     const log = { get: () => (childLog ??= deps.logger.child({ runId: task.runId, stage: task.stage, taskId: task.index })) };
     const state = await deps.runs.state(task.runId);
+    if (state === 'budget_exhausted') {
+      // Kept, not skipped: parked until the budget is raised, when the run's owner returns it.
+      await job.moveToDelayed(Date.now() + BUDGET_PARK_MS + Math.floor(Math.random() * 1000), token);
+      throw new DelayedError();
+    }
     if (state !== 'running' && state !== 'queued') return 'skipped';
     const spec = await deps.runs.spec(task.runId);
     if (!spec) return 'skipped';
@@ -74,7 +84,14 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     };
 
     const filters = deps.filtersFor(task.runId, spec);
+    // Numbers this attempt's calls: each gets its own answer slot (see taskVariant), so its own
+    // request key, for the response cache and, in batch mode, for its batch request.
+    let calls = 0;
     const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
+      const variant = taskVariant(task, calls++);
+      const slot = runAnswerSlot(spec, variant);
+      // Batch mode keys its requests whether or not the run uses the response cache.
+      const batch = settings.mode === 'batch' ? { runId: task.runId, task: `${task.stage}:${task.index}`, jobId: job.id!, slot: slot ?? { seed: spec.seed ?? 0, variant } } : undefined;
       const template = deps.prompts.get(task.stage);
       const override = spec.prompts?.[task.stage];
       const userTemplate = override?.user ?? template.user;
@@ -89,10 +106,13 @@ export function createTaskProcessor(deps: ProcessorDeps) {
           maxOutputTokens: settings.maxOutputTokens,
           ...(limits ? { limits } : {}),
           ...(json && template.schema ? { schema: template.schema } : {}),
+          ...(slot ? { cache: slot } : {}),
+          ...(batch ? { batch } : {}),
+          runId: task.runId,
         });
       } catch (err) {
         // A request that failed was still made (and may count against the provider's quota).
-        if (!(err instanceof QuotaWait)) usage = addUsage(usage, { ...ZERO_USAGE, calls: 1 });
+        if (!(err instanceof QuotaWait) && !(err instanceof BatchWait)) usage = addUsage(usage, { ...ZERO_USAGE, calls: 1 });
         throw err;
       }
       const { reply, usage: callUsage } = answer;
@@ -125,7 +145,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
 
     /** Spend of this attempt that no result will carry, reported before the attempt ends. */
     const reportSpend = async () => {
-      if (usage.calls === 0) return;
+      if (usage.calls === 0 && !usage.cacheHits) return;
       const spent = usage;
       usage = ZERO_USAGE;
       await deps.reportUsage(task.runId, { stage: task.stage, model: settings.model, usage: spent }).catch((err) => log.get().warn({ err }, 'reporting the spend of a failed attempt failed'));
@@ -139,9 +159,13 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     } catch (caught) {
       const err = toError(caught);
       if (err instanceof DelayedError) throw err;
+      if (err instanceof BatchWait) {
+        await reportSpend();
+        return comeBackIn(err.recheckMs);
+      }
       if (err instanceof QuotaWait) {
         await reportSpend();
-        if (err.reason === 'rpd') await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs);
+        if (err.reason === 'rpd' || err.reason === DAILY_BUDGET) await deps.noteQuotaExhausted?.(task.runId, err.model, Date.now() + err.retryInMs, err.reason);
         log.get().debug({ model: err.model, reason: err.reason, retryInMs: err.retryInMs }, 'waiting for quota');
         return comeBackIn(err.retryInMs);
       }
@@ -149,6 +173,8 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       if (kind?.kind === 'rate-limited') {
         const pauseMs = await pauseAfterRateLimit(deps.limiter, settings.model, kind);
         if (kind.perDay) await deps.noteQuotaExhausted?.(task.runId, settings.model, Date.now() + pauseMs);
+        // No RetryInfo (spend-based limits and the like): backed off without a delay from the provider; status says which limit.
+        else if (kind.retryAfterMs === undefined) await deps.noteRateLimit?.(task.runId, `429 from ${settings.model} with no retry delay${kind.limit ? ` (${kind.limit})` : ''}: backing off ${Math.ceil(pauseMs / 1000)} s at ${new Date().toISOString()}`);
         await reportSpend();
         return comeBackIn(pauseMs);
       }

@@ -18,6 +18,8 @@ export interface FarmServices {
   /** A run's lease TTL: how long a delete waits for the run's owner to let it go. */
   leaseTtlMs: number;
   metrics: FarmMetrics;
+  /** The farm's daily budgets per model (SDF_DAILY_BUDGET_USD), shown in the status of runs that call them. */
+  dailyBudgetUsd?: Record<string, number>;
   /** Bearer token required on /v1 routes when set. */
   apiToken?: string | undefined;
   /** Prices for the dry-run estimate and the status projection. @defaultValue the built-in table */

@@ -1,4 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { BudgetLedger, type DailyBudget } from '../../core/budget/budget-ledger.js';
+import { budgetPatchProblems, modelsOfRun, unpricedModelProblems } from '../../core/budget/budget-spec.js';
+import { SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
@@ -14,7 +17,7 @@ import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, Sub
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
-/** Submit, list, read and cancel runs. */
+/** Submit, list, read, change (budget) and cancel runs. */
 export const runsRoutes: FastifyPluginAsync = async (app) => {
   // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
@@ -29,10 +32,12 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
 
   // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.
   app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
-    const spec = validateRunSpec(request.body);
+    const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
     if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
+    // Set before any call can be made; a worker sets it from the spec too, should this be lost to a crash.
+    if (created && spec.budget) await new BudgetLedger(app.farm.redis, app.farm.prefix).initCap(run.id, spec.budget.usd);
     return reply.code(202).send({ id: run.id, state: run.state, created });
   });
 
@@ -64,7 +69,28 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.getSummary(request.params.id);
     const [status, { spec, estimate }] = await Promise.all([readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues), estimateOf(run.id)]);
-    return { ...status, projection: projectRunCost(spec, status, estimate) };
+    const withProjection = { ...status, projection: projectRunCost(spec, status, estimate) };
+    const daily = app.farm.dailyBudgetUsd ?? {};
+    if (Object.keys(daily).length === 0) return withProjection;
+    // The farm's daily budgets of the models this run calls: what stands between it and its next calls.
+    const budgets = new BudgetLedger(app.farm.redis, app.farm.prefix);
+    const dailyBudgets: Record<string, { usd: number } & DailyBudget> = {};
+    for (const model of modelsOfRun(spec).keys()) {
+      if (daily[model] !== undefined) dailyBudgets[model] = { usd: daily[model], ...(await budgets.readDaily(model)) };
+    }
+    return Object.keys(dailyBudgets).length > 0 ? { ...withProjection, dailyBudgets } : withProjection;
+  });
+
+  // Changes what a run may change after submission: its budget (see README, "Budget cap").
+  app.patch<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+    const problems = budgetPatchProblems(request.body);
+    if (problems.length > 0) throw new SpecError(problems, 'run change');
+    const usd = (request.body as { budget: { usd: number } }).budget.usd;
+    const run = await app.farm.runs.get(request.params.id);
+    const unpriced = unpricedModelProblems(run.spec, (model) => estimateOptions.prices.priceOf(model) !== undefined);
+    if (unpriced.length > 0) throw new SpecError(unpriced, 'run change');
+    const { previousUsd, resumed } = await new BudgetLedger(app.farm.redis, app.farm.prefix).setCap(run.id, usd, run.spec.budget?.usd);
+    return { id: run.id, budget: { usd, ...(previousUsd !== undefined ? { previousUsd } : {}) }, resumes: resumed };
   });
 
   app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {

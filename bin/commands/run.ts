@@ -8,7 +8,7 @@ import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { SpecError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { redisAnswers } from '../../core/redis.js';
-import { isFinal } from '../../core/runs/run-state.js';
+import { hasEnded } from '../../core/runs/run-state.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
 import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
@@ -112,7 +112,7 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
       const res = await fetch(`${server.api.url}/v1/runs/${body.id}`, { headers: apiHeaders(config) });
       status = (await res.json()) as RunStatus;
       if (!options.quiet) view.update(status);
-      if (isFinal(status.state)) break;
+      if (hasEnded(status.state)) break;
       await new Promise((r) => setTimeout(r, 300));
     }
     view.stop();

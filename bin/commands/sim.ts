@@ -45,6 +45,7 @@ export function registerSimCommand(program: Command): void {
     .option('--batch-outcome <outcome>', `how batches end: ${BATCH_OUTCOMES.join(', ')}`, DEFAULT_SIM_OPTIONS.batchOutcome)
     .option('--batch-inline-max-bytes <n>', 'largest batchGenerateContent body (Gemini: 20 MB)', num('batch-inline-max-bytes'), DEFAULT_SIM_OPTIONS.batchInlineMaxBytes)
     .option('--batch-enqueued-tokens-limit <n>', 'input tokens a model may have in unfinished batches; past it, 429 without RetryInfo (0 = unlimited)', num('batch-enqueued-tokens-limit'), DEFAULT_SIM_OPTIONS.batchEnqueuedTokensLimit)
+    .option('--spend-capped', 'answer every online generateContent 429 with no RetryInfo, only a Help link, as Gemini does for a project over its spending cap')
     .option('--files-max-bytes <n>', 'bytes the Files API holds in memory; uploads past it get 429', num('files-max-bytes'), DEFAULT_SIM_OPTIONS.filesMaxBytes)
     .action(async (o: Record<string, unknown>) => {
       const rates: Record<string, number> =
@@ -76,6 +77,7 @@ export function registerSimCommand(program: Command): void {
         batchInlineMaxBytes: o.batchInlineMaxBytes as number,
         batchEnqueuedTokensLimit: o.batchEnqueuedTokensLimit as number,
         filesMaxBytes: o.filesMaxBytes as number,
+        spendCapped: Boolean(o.spendCapped),
       };
       const sim = await startSim(options);
       process.stdout.write(`sim listening on ${sim.url}\n`);

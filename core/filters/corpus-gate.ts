@@ -76,15 +76,28 @@ local count = tonumber(redis.call('get', KEYS[1]) or '0')
 local IX = KEYS[3]
 local RECORD, CHUNK_ITEMS, BASE, LOAD, TOMB = ${RECORD}, ${CHUNK_ITEMS}, ${BASE_LEVEL}, ${BUCKET_LOAD}, ${TOMBSTONE}
 
-local function bump(feature, by)
+-- Changes every feature's counters by \`by\` in one BITFIELD call and returns each feature's
+-- count-min estimate after it (a feature is \`depth\` counters; its estimate is their minimum).
+local function sketch(features, by)
+  if #features == 0 then return {} end
   local args = {'OVERFLOW', 'SAT'}
-  for r = 1, depth do
-    table.insert(args, 'INCRBY'); table.insert(args, 'u32'); table.insert(args, '#' .. feature[2 + r]); table.insert(args, by)
+  for _, feature in ipairs(features) do
+    for r = 1, depth do
+      local n = #args
+      args[n + 1] = 'INCRBY'; args[n + 2] = 'u32'; args[n + 3] = '#' .. feature[2 + r]; args[n + 4] = by
+    end
   end
   local values = redis.call('bitfield', KEYS[2], unpack(args))
-  local est = values[1]
-  for r = 2, depth do if values[r] < est then est = values[r] end end
-  return est
+  local out = {}
+  for f = 1, #features do
+    local est = values[(f - 1) * depth + 1]
+    for r = 2, depth do
+      local v = values[(f - 1) * depth + r]
+      if v < est then est = v end
+    end
+    out[f] = est
+  end
+  return out
 end
 
 -- The index's state: next item number, level, split pointer, entries.
@@ -112,6 +125,21 @@ local function addr(h)
 end
 
 local buckets = {}
+-- The buckets of these band hashes, read in one MGET (an item's 12 bands are 12 buckets).
+local function prefetch(bands)
+  local addrs, names, wanted = {}, {}, {}
+  for _, band in ipairs(bands) do
+    local a = addr((norm(band)))
+    if buckets[a] == nil and not wanted[a] then
+      wanted[a] = true
+      addrs[#addrs + 1] = a
+      names[#names + 1] = IX .. ':b:' .. a
+    end
+  end
+  if #names == 0 then return end
+  local values = redis.call('mget', unpack(names))
+  for i, a in ipairs(addrs) do buckets[a] = values[i] or '' end
+end
 local function bucket(a)
   local data = buckets[a]
   if data == nil then
@@ -252,8 +280,9 @@ if rel then
     redis.call('hdel', KEYS[7], rel.id)
     local num, json = string.match(carried, '^(%d*)|(.*)$')
     if not num then json = carried end
-    for _, feature in ipairs(rel.features) do
-      local est = bump(feature, -1)
+    local ests = sketch(rel.features, -1)
+    for f, feature in ipairs(rel.features) do
+      local est = ests[f]
       local member = feature[1] .. '|' .. feature[2]
       if est < 3 then redis.call('zrem', KEYS[5], member) else redis.call('zadd', KEYS[5], 'XX', est, member) end
     end
@@ -290,6 +319,7 @@ local id = a.id
 local indexing = a.threshold <= 1 and sig ~= ''
 local found = {}
 if indexing then
+  prefetch(a.bands)
   local seen = {}
   local myId = nil
   for b, band in ipairs(a.bands) do
@@ -319,27 +349,29 @@ if indexing then
     end
   end
 end
-for _, feature in ipairs(a.features) do
-  local args = {}
-  for r = 1, depth do
-    table.insert(args, 'GET'); table.insert(args, 'u32'); table.insert(args, '#' .. feature[2 + r])
-  end
-  local values = redis.call('bitfield', KEYS[2], unpack(args))
-  local est = values[1]
-  for r = 2, depth do if values[r] < est then est = values[r] end end
+-- Counted first and taken back out if the item is turned away (a few percent of items): one
+-- BITFIELD per accepted item instead of a read and then an increment.
+local bumped = sketch(a.features, 1)
+for f, feature in ipairs(a.features) do
   local share = a.shares[feature[1] + 1]
   if share < 1 then
     local ceiling = math.max(1, math.floor(share * math.max(count + 1, a.warmup)))
-    if est + 1 > ceiling then return {0, 'corpus', tostring(feature[1]), feature[2], tostring(est), tostring(ceiling)} end
+    if bumped[f] > ceiling then
+      sketch(a.features, -1)
+      return {0, 'corpus', tostring(feature[1]), feature[2], tostring(bumped[f] - 1), tostring(ceiling)}
+    end
   end
 end
 for _, name in ipairs(a.carriers) do
   local carriers = tonumber(redis.call('hget', KEYS[6], name) or '0')
   local ceiling = math.max(1, math.floor(a.prevalence * math.max(count + 1, a.warmup)))
-  if carriers + 1 > ceiling then return {0, 'pattern', name, tostring(carriers), tostring(ceiling)} end
+  if carriers + 1 > ceiling then
+    sketch(a.features, -1)
+    return {0, 'pattern', name, tostring(carriers), tostring(ceiling)}
+  end
 end
-for _, feature in ipairs(a.features) do
-  local est = bump(feature, 1)
+for f, feature in ipairs(a.features) do
+  local est = bumped[f]
   if est >= 3 and est * 100 >= count then
     redis.call('zadd', KEYS[5], est, feature[1] .. '|' .. feature[2])
   end

@@ -1,6 +1,7 @@
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
 import { hash32, isStopword, tokenize, words, type Tokens } from './text-features.js';
+import { compileUserPattern } from './user-pattern.js';
 
 /** What a filter looks at: one finished text, with what it was made from. */
 export interface FilterSubject {
@@ -65,7 +66,7 @@ function applies(appliesTo: 'document' | 'chat' | 'both' | 'documents' | 'chats'
 export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subject: FilterSubject) => Rejection | null {
   const on = (name: string) => spec.builtins[name] !== false;
   const rules = BUILTINS.filter((r) => on(r.name));
-  const userRules = spec.rules.map((r) => ({ ...r, regex: new RegExp(r.pattern, r.flags) }));
+  const userRules = spec.rules.map((r) => ({ ...r, compiled: compileUserPattern(r.pattern, r.flags) }));
   const universeGrams = copiedWording(universe);
 
   return (subject) => {
@@ -92,8 +93,8 @@ export function createItemFilter(spec: ResolvedFilterSpec, universe = ''): (subj
     }
     for (const rule of userRules) {
       if (!applies(rule.appliesTo, subject.kind)) continue;
-      const match = rule.regex.exec(subject.text);
-      if (match) return { reason: rule.name, rule: `user:${rule.name}`, span: match[0].slice(0, 200) };
+      const match = rule.compiled.find(subject.text);
+      if (match) return { reason: rule.name, rule: `user:${rule.name}`, span: match.text.slice(0, 200) };
     }
     return null;
   };

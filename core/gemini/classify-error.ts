@@ -5,7 +5,17 @@
  * status and the error JSON as its message.
  */
 export type GeminiErrorClass =
-  | { kind: 'rate-limited'; retryAfterMs?: number; quotaId?: string; perDay: boolean }
+  | {
+      kind: 'rate-limited';
+      retryAfterMs?: number;
+      quotaId?: string;
+      perDay: boolean;
+      /**
+       * Which limit, in the provider's words, when the 429 names no quota: its Help link (spend-based
+       * limits, batch enqueue limits carry only that) or its message.
+       */
+      limit?: string;
+    }
   | { kind: 'transient'; status?: number }
   | { kind: 'fatal'; status: number; message: string };
 
@@ -13,6 +23,7 @@ interface ErrorDetail {
   '@type'?: string;
   retryDelay?: string;
   violations?: { quotaId?: string; quotaMetric?: string }[];
+  links?: { description?: string; url?: string }[];
 }
 
 /** "17s", "1.5s", "250ms" → milliseconds. */
@@ -46,10 +57,13 @@ export function classifyGeminiError(err: unknown): GeminiErrorClass {
     const violation = details.find((d) => d['@type']?.endsWith('google.rpc.QuotaFailure'))?.violations?.[0];
     const quotaId = violation?.quotaId;
     const retryAfterMs = parseRetryDelay(retry?.retryDelay);
+    const help = details.find((d) => d['@type']?.endsWith('google.rpc.Help'))?.links?.[0];
+    const limit = quotaId ? undefined : [body?.message, help && [help.description, help.url].filter(Boolean).join(': ')].filter(Boolean).join(' — ').slice(0, 300);
     return {
       kind: 'rate-limited',
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       ...(quotaId ? { quotaId } : {}),
+      ...(limit ? { limit } : {}),
       perDay: /PerDay/i.test(quotaId ?? '') || /per_day/i.test(violation?.quotaMetric ?? ''),
     };
   }

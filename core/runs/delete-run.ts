@@ -5,6 +5,7 @@ import { runKeys } from '../keys.js';
 import { taskJobId, type StageQueues } from '../queues.js';
 import { STAGES } from '../stages.js';
 import { cancelRun } from './cancel-run.js';
+import { isFinal } from './run-state.js';
 import { RunLedger } from './run-ledger.js';
 import { runKeysInRedis } from './run-retention.js';
 import type { RunStore } from './run-store.js';
@@ -31,7 +32,7 @@ export async function deleteRun(deps: DeleteRunDeps, runId: string): Promise<{ k
   const { redis, prefix, runs, queues } = deps;
   const run = await runs.get(runId);
   const k = runKeys(prefix, runId);
-  if (run.state === 'queued' || run.state === 'running') {
+  if (!isFinal(run.state)) {
     await cancelRun(runs, queues, runId);
     const deadline = Date.now() + deps.leaseTtlMs + 1000;
     while ((await redis.exists(k.owner)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

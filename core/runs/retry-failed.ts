@@ -36,7 +36,8 @@ local state = redis.call('hget', KEYS[1], 'state')
 if not state then return -2 end
 if state == 'cancelled' then return -1 end
 redis.call('sadd', KEYS[2], ARGV[1])
-if state == 'running' or state == 'queued' then return 0 end
+-- A run its budget stopped stays stopped: its re-driven tasks are parked with the rest.
+if state == 'running' or state == 'queued' or state == 'budget_exhausted' then return 0 end
 redis.call('hset', KEYS[1], 'state', 'running')
 redis.call('hdel', KEYS[1], 'finishedAt', 'error')
 return 1`;

@@ -3,14 +3,14 @@ import { runKeys } from '../keys.js';
 
 /**
  * A finished run's Redis state has two parts. Its record (metadata, counters, committed file
- * lengths, pattern reports, the withheld list) is small, fixed per run and needed to list, report
+ * lengths, pattern reports, the withheld list, its budget) is small, fixed per run and needed to list, report
  * and export it. Its working state (done bits, cursors, the results stream, dead letters,
  * corpus statistics and the near-duplicate index) is what grows with the run; it expires
  * `seconds` after the run ends (0: at once). Outputs on disk are not touched.
  */
 export function recordKeys(prefix: string, runId: string): Set<string> {
   const k = runKeys(prefix, runId);
-  return new Set([k.meta, k.stats, k.offsets, k.patterns('document'), k.patterns('chat'), k.withheld('document'), k.withheld('chat')]);
+  return new Set([k.meta, k.stats, k.offsets, k.patterns('document'), k.patterns('chat'), k.withheld('document'), k.withheld('chat'), k.budget]);
 }
 
 /** Every key of a run (SCAN, never KEYS), its record included. */

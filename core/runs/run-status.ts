@@ -1,10 +1,13 @@
 import type { Redis } from 'ioredis';
+import { BudgetLedger } from '../budget/budget-ledger.js';
 import { runKeys } from '../keys.js';
 import type { StageQueues } from '../queues.js';
 import { isStage, type Stage } from '../stages.js';
 import type { RunMeta, RunStore, RunSummary } from './run-store.js';
 import { PromptCacheRecords } from '../prompt-cache/prompt-cache-records.js';
 import { readRunSpend, type RunSpend } from '../cost/run-spend.js';
+import { BatchStore } from '../batch/batch-store.js';
+import { readBatchStatus, type BatchStatus } from '../batch/batch-status.js';
 
 export interface StageStatus {
   queued: number;
@@ -33,7 +36,13 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   /** Calls of models with no price in the table: their cost is unknown, not zero. */
   unpricedCalls: number;
   unpricedModels: string[];
+  /** The response cache for this run: answers it gave (no call, no cost), answers it lacked, USD it saved. */
+  cache: { hits: number; misses: number; savedUsd: number };
   deadLetters: number;
+  /** The run's budget, when it has one: the cap, what its calls spent, and the worst cases of those in flight. */
+  budget?: BudgetStatus;
+  /** Batch mode (runs with batch-mode stages): batches by state, requests by where they are. */
+  batch?: BatchStatus;
   /** The run's explicit Gemini caches (deleted, and so gone from here, when the run ends). */
   promptCaches: PromptCacheStatus[];
 }
@@ -47,6 +56,14 @@ export interface PromptCacheStatus {
   expireTime?: string;
 }
 
+export interface BudgetStatus {
+  usd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  /** The call its cap refused, while that refusal stands (the run is or is about to be `budget_exhausted`). */
+  refused?: string;
+}
+
 function emptyStage(): StageStatus {
   return { queued: 0, active: 0, done: 0, accepted: 0, rejected: 0, failed: 0, items: 0, rejectedByReason: {} };
 }
@@ -57,7 +74,13 @@ function emptyStage(): StageStatus {
  */
 export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore, run: RunSummary, queues?: StageQueues): Promise<RunStatus> {
   const keys = runKeys(prefix, run.id);
-  const [stats, deadLetters, caches] = await Promise.all([runs.stats(run.id), redis.hlen(keys.deadLetters), new PromptCacheRecords(redis, prefix).all(run.id)]);
+  const [stats, deadLetters, budget, batch, caches] = await Promise.all([
+    runs.stats(run.id),
+    redis.hlen(keys.deadLetters),
+    new BudgetLedger(redis, prefix).read(run.id),
+    readBatchStatus(new BatchStore(redis, prefix), run.id),
+    new PromptCacheRecords(redis, prefix).all(run.id),
+  ]);
   const stages: Partial<Record<Stage, StageStatus>> = {};
   const stage = (name: string) => (stages[name as Stage] ??= emptyStage());
   for (const [field, value] of Object.entries(stats)) {
@@ -70,7 +93,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     else if (kind === 'done') s.done = value;
     else if (kind === 'accepted' || kind === 'rejected' || kind === 'failed' || kind === 'items') s[kind] = value;
   }
-  if (queues && (run.state === 'running' || run.state === 'queued')) {
+  if (queues && (run.state === 'running' || run.state === 'queued' || run.state === 'budget_exhausted')) {
     // Task job ids start with the run id, so the active lists' ids (no job data) tell them apart.
     const pipeline = redis.pipeline();
     for (const queue of Object.values(queues)) pipeline.lrange(queue.toKey('active'), 0, -1);
@@ -95,7 +118,12 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     unpricedModels: Object.entries(stats)
       .filter(([field, n]) => n > 0 && field.startsWith('model:') && field.endsWith(':unpriced'))
       .map(([field]) => field.slice('model:'.length, -':unpriced'.length)),
+    cache: { hits: stats['cache:hits'] ?? 0, misses: stats['cache:misses'] ?? 0, savedUsd: stats['cache:saved:usd'] ?? 0 },
     deadLetters,
+    ...(budget.usd !== undefined
+      ? { budget: { usd: budget.usd, spentUsd: budget.spentUsd, reservedUsd: budget.reservedUsd, ...(budget.refused ? { refused: budget.refused } : {}) } }
+      : {}),
+    ...(batch ? { batch } : {}),
     promptCaches: [...caches.values()].map((c) => ({ model: c.model, stages: c.stages, state: c.state, ...(c.state === 'live' ? { tokens: c.tokens, expireTime: c.expireTime } : {}) })),
   };
 }

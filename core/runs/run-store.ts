@@ -167,7 +167,7 @@ export class RunStore {
   }
 
   async countByState(): Promise<Record<RunState, number>> {
-    const counts: Record<RunState, number> = { queued: 0, running: 0, completed: 0, cancelled: 0, failed: 0 };
+    const counts: Record<RunState, number> = { queued: 0, running: 0, completed: 0, cancelled: 0, failed: 0, budget_exhausted: 0 };
     const ids = await this.list(10_000);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hget(runKeys(this.prefix, id).meta, 'state');

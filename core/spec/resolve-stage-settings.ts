@@ -1,10 +1,12 @@
 import type { Stage } from '../stages.js';
-import type { RunSpec } from './run-spec-schema.js';
+import type { RunSpec, StageMode } from './run-spec-schema.js';
 
 export interface ResolvedStageSettings {
   model: string;
   temperature: number;
   maxOutputTokens: number;
+  /** `stages.<stage>.mode` over the run's `mode` over online. */
+  mode: StageMode;
 }
 
 export const DEFAULT_MODEL = 'gemini-2.5-flash';
@@ -22,6 +24,11 @@ const STAGE_DEFAULTS: Record<Stage, { temperature: number; maxOutputTokens: numb
   'chat-responses': { temperature: 0.8, maxOutputTokens: 8192 },
 };
 
+/** The stages of a run that send their model calls through the Batch API. */
+export function batchStages(spec: RunSpec, stages: readonly Stage[]): Stage[] {
+  return stages.filter((stage) => resolveStageSettings(spec, stage).mode === 'batch');
+}
+
 /** Model, temperature and output cap for a stage: `stages.<stage>` over the pipeline's model over defaults. */
 export function resolveStageSettings(spec: RunSpec, stage: Stage): ResolvedStageSettings {
   const pipelineModel =
@@ -35,5 +42,6 @@ export function resolveStageSettings(spec: RunSpec, stage: Stage): ResolvedStage
     model: override.model ?? pipelineModel ?? DEFAULT_MODEL,
     temperature: override.temperature ?? STAGE_DEFAULTS[stage].temperature,
     maxOutputTokens: override.maxOutputTokens ?? STAGE_DEFAULTS[stage].maxOutputTokens,
+    mode: override.mode ?? spec.mode ?? 'online',
   };
 }

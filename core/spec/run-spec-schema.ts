@@ -9,11 +9,17 @@ import { FilterSpecSchema } from '../filters/filter-spec.js';
 
 const PositiveInt = (description: string) => Type.Integer({ minimum: 1, description });
 
+/** How a stage's model calls are made: one request each (`online`), or through the Gemini Batch API at about half the price (`batch`). */
+export const STAGE_MODES = ['online', 'batch'] as const;
+export type StageMode = (typeof STAGE_MODES)[number];
+export const StageModeSchema = Type.Unsafe<StageMode>({ type: 'string', enum: [...STAGE_MODES], description: 'online: one request per call; batch: through the Gemini Batch API (50% price, up to 24 h turnaround).' });
+
 export const StageSettingsSchema = Type.Object(
   {
     model: Type.Optional(Type.String({ minLength: 1, description: 'Gemini model for this stage.' })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
     maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+    mode: Type.Optional(StageModeSchema),
   },
   { additionalProperties: false },
 );
@@ -32,6 +38,16 @@ function perStage<T extends TSchema>(schema: T) {
   const properties = Object.fromEntries(STAGES.map((stage) => [stage, Type.Optional(schema)])) as unknown as Record<Stage, TOptional<T>>;
   return Type.Object(properties, { additionalProperties: false });
 }
+
+/** Most a budget may be: amounts are counted in nano-dollars, exact in Redis up to about 9 million USD. */
+export const MAX_BUDGET_USD = 1_000_000;
+
+export const BudgetSchema = Type.Object(
+  {
+    usd: Type.Number({ exclusiveMinimum: 0, maximum: MAX_BUDGET_USD, description: 'Most the run may spend on model calls, in US dollars (PATCH /v1/runs/:id changes it).' }),
+  },
+  { additionalProperties: false },
+);
 
 export const PromptOverrideSchema = Type.Object(
   {
@@ -69,10 +85,17 @@ export const RunSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Every stage's mode unless `stages.<stage>.mode` says otherwise. @defaultValue 'online' */
+    mode: Type.Optional(StageModeSchema),
     stages: Type.Optional(perStage(StageSettingsSchema)),
     limits: Type.Optional(Type.Record(Type.String({ minLength: 1 }), ModelLimitsSchema)),
     prompts: Type.Optional(perStage(PromptOverrideSchema)),
     filters: Type.Optional(FilterSpecSchema),
+    seed: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'In every response-cache key: a new seed asks the model for new samples. Default 0.' }),
+    ),
+    cache: Type.Optional(Type.Boolean({ description: 'Answer identical requests from the response cache (and store this run\'s answers). Default true.' })),
+    budget: Type.Optional(BudgetSchema),
   },
   { additionalProperties: false },
 );
@@ -80,3 +103,4 @@ export const RunSpecSchema = Type.Object(
 export type RunSpec = Static<typeof RunSpecSchema>;
 export type StageSettings = Static<typeof StageSettingsSchema>;
 export type ModelLimits = Static<typeof ModelLimitsSchema>;
+export type Budget = Static<typeof BudgetSchema>;

@@ -5,7 +5,9 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import t, { type Test } from 'tap';
-import { parseAllDocuments } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
 import { runTool } from '../helpers/tools.js';
 import { REPO_ROOT } from '../helpers/farm.js';
 
@@ -60,20 +62,43 @@ t.test('the base validates against the Kubernetes schemas', async (t) => {
 t.test('the example overlay composes: image pinned, patches applied, KEDA scaling on backlog', async (t) => {
   const example = build('overlays/example');
   validateAll(t, example);
+  t.ok(example.every((m) => m.kind === 'Namespace' || m.metadata.namespace === 'sdf-farm'), 'everything lands in the namespace, the ScaledObject too');
   const worker = find(example, 'Deployment', 'sdf-worker')!;
   t.equal(worker.spec!.template.spec.containers[0].image, 'ghcr.io/example/sdf-farm:0.1.0');
   t.equal(worker.spec!.template.spec.containers[0].resources.requests.cpu, '500m');
-  t.equal(find(example, 'ConfigMap', 'sdf-farm-config')!.data!.WORKER_CONCURRENCY, '64');
+  const concurrency = find(example, 'ConfigMap', 'sdf-farm-config')!.data!.WORKER_CONCURRENCY;
+  t.equal(concurrency, '64');
   const scaled = find(example, 'ScaledObject', 'sdf-worker')!;
   t.equal(scaled.spec!.scaleTargetRef.name, 'sdf-worker');
-  t.match(scaled.spec!.triggers[0].metadata.query, /sdf_queue_jobs/);
+  const trigger = scaled.spec!.triggers[0];
+  t.match(trigger, { type: 'prometheus', metricType: 'AverageValue' });
+  t.match(trigger.metadata.query, /sdf_queue_jobs\{/);
+  t.match(trigger.metadata.query, `namespace="${scaled.metadata.namespace}"`, "the query reads the farm's own namespace");
+  t.notMatch(trigger.metadata.query, /\bjob\b/, 'and no scrape job name');
+  t.equal(trigger.metadata.threshold, concurrency, 'one worker per WORKER_CONCURRENCY tasks of backlog: the threshold is the concurrency');
   t.ok(scaled.spec!.maxReplicaCount > 0);
 });
 
-t.test('the HPA overlay is the alternative without KEDA', async (t) => {
-  const hpa = build('overlays/hpa');
-  validateAll(t, hpa);
-  t.equal(find(hpa, 'HorizontalPodAutoscaler', 'sdf-worker')!.spec!.scaleTargetRef.name, 'sdf-worker');
+t.test('the HPA overlay scales on backlog through an External metric, not CPU', async (t) => {
+  const hpaOverlay = build('overlays/hpa');
+  validateAll(t, hpaOverlay);
+  t.ok(hpaOverlay.every((m) => m.kind === 'Namespace' || m.metadata.namespace === 'sdf-farm'), 'everything lands in the namespace');
+  const hpa = find(hpaOverlay, 'HorizontalPodAutoscaler', 'sdf-worker')!;
+  t.equal(hpa.spec!.scaleTargetRef.name, 'sdf-worker');
+  t.same(hpa.spec!.metrics.map((m: { type: string }) => m.type), ['External'], 'no CPU or memory metric');
+  const external = hpa.spec!.metrics[0].external;
+  t.equal(external.target.type, 'AverageValue');
+  const concurrency = find(hpaOverlay, 'ConfigMap', 'sdf-farm-config')!.data!.WORKER_CONCURRENCY;
+  t.equal(concurrency, '32', "the base's concurrency");
+  t.equal(external.target.averageValue, concurrency, 'one worker per WORKER_CONCURRENCY tasks of backlog');
+  const adapter = parse(readFileSync(join(REPO_ROOT, 'deploy/k8s/overlays/hpa/prometheus-adapter-values.yaml'), 'utf8')) as {
+    rules: { external: { seriesQuery: string; name: { as: string }; metricsQuery: string; resources: { overrides: Record<string, { resource: string }> } }[] };
+  };
+  const rule = adapter.rules.external.find((r) => r.name.as === external.metric.name);
+  t.ok(rule, `prometheus-adapter serves ${external.metric.name}`);
+  t.match(rule!.seriesQuery, /^sdf_queue_jobs\{/);
+  t.same(rule!.resources.overrides.namespace, { resource: 'namespace' }, "the HPA's namespace selects the farm");
+  t.notMatch(rule!.metricsQuery, /\bjob\b/, 'no scrape job name');
 });
 
 t.test('a broken manifest is caught by the schema check', async (t) => {

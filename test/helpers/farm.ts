@@ -6,6 +6,7 @@ import type { Test } from 'tap';
 import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
+import { ENDED_STATES } from '../../core/runs/run-state.js';
 import { startFarmServer, type FarmServer } from '../../producer/main.js';
 import { startSim } from '../../sim/index.js';
 import type { SimOptions } from '../../sim/index.js';
@@ -113,7 +114,7 @@ export async function startTestFarm(
       const res = await fetch(`${farm.apiUrl}/v1/runs/${runId}`);
       return (await res.json()) as RunStatus;
     },
-    async waitFor(runId, states = ['completed', 'cancelled', 'failed'], timeoutMs = 120_000) {
+    async waitFor(runId, states = [...ENDED_STATES], timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const status = await farm.status(runId);

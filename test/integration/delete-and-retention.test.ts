@@ -28,7 +28,9 @@ async function settledMemory(redis: Redis): Promise<number> {
 t.test('DELETE /v1/runs/:id gives back its Redis memory (within 1 MB of before it was submitted) and its files', async (t) => {
   // A Redis of the test's own: used_memory is the whole server's, and other tests share the common one.
   const own = await ownRedisServer(t);
-  const farm = await startTestFarm(t, { env: { REDIS_URL: own.url, SDF_LIMITS: '' } });
+  // The response cache is the farm's, not the run's (a DELETE leaves it; SDF_RESPONSE_CACHE_MAX_BYTES
+  // bounds it): off, so what is measured is the run's own state and no warm-up answer is reused.
+  const farm = await startTestFarm(t, { env: { REDIS_URL: own.url, SDF_LIMITS: '', SDF_RESPONSE_CACHE_MAX_BYTES: '0' } });
   await farm.startWorker({ workerConcurrency: 16 });
 
   // Warm up: the queues' own keys and event streams (capped) exist after a first run, whatever follows.
@@ -82,7 +84,7 @@ t.test('SDF_RUN_RETENTION_S=0: a finished run keeps its record and outputs, its 
   t.equal(status.state, 'completed');
   const redis = farm.server!.runs.redis;
   const k = runKeys(farm.config.prefix, runId);
-  t.same(await existingRunKeys(redis, farm.config.prefix, runId), [k.meta, k.offsets, k.stats].sort(), 'only the record is left: meta, counters, committed lengths');
+  t.same(await existingRunKeys(redis, farm.config.prefix, runId), [k.meta, k.offsets, k.stats, k.budget].sort(), 'only the record is left: meta, counters, committed lengths, spend (its budget)');
   const after = await farm.status(runId);
   t.same(after.stages, status.stages, 'status reads the same afterwards');
   const documents = await farm.exportLines(runId, 'documents');

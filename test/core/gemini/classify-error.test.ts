@@ -59,3 +59,12 @@ t.test('retry delays', async (t) => {
   t.equal(parseRetryDelay('250ms'), 250);
   t.equal(parseRetryDelay('soon'), undefined);
 });
+
+t.test('a 429 with no RetryInfo (a spend-based limit): rate-limited with no delay, naming the limit from its message and Help link', async (t) => {
+  const sim = await startSim({ port: 0, spendCapped: true });
+  t.teardown(() => sim.close());
+  const c = classifyGeminiError(await thrown(sim));
+  t.match(c, { kind: 'rate-limited', perDay: false });
+  t.ok(c.kind === 'rate-limited' && c.retryAfterMs === undefined, 'no delay from the provider');
+  t.match(c.kind === 'rate-limited' ? c.limit : '', /spending cap.*Learn more about Gemini API spend limits: https:\/\/ai\.google\.dev\/gemini-api\/docs\/billing/);
+});
