@@ -1,19 +1,18 @@
 import type { CachedContent, GoogleGenAI } from '@google/genai';
+import type { Redis } from 'ioredis';
 import type { PriceTable } from '../core/cost/price-table.js';
 import { toError } from '../core/errors.js';
 import { isCacheGone } from '../core/gemini/cache-errors.js';
 import type { Logger } from '../core/logger.js';
 import type { FarmMetrics } from '../core/metrics.js';
-import { cacheDisplayName, parseCacheDisplayName } from '../core/prompt-cache/cache-display-name.js';
 import { cachedPrefixes, type CachedPrefix } from '../core/prompt-cache/cached-prefix.js';
+import { cacheCreationReport, cacheStorageReport } from '../core/prompt-cache/cache-spend.js';
 import { PromptCacheRecords, type PromptCacheRecord } from '../core/prompt-cache/prompt-cache-records.js';
 import type { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { FencedError } from '../core/runs/run-ledger.js';
-import type { UsageReport } from '../core/runs/run-results.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import type { Stage } from '../core/stages.js';
-import { ZERO_USAGE } from '../core/task.js';
-import type { Redis } from 'ioredis';
+import { FarmCaches, type FarmCache } from './farm-caches.js';
 
 export interface PromptCacheKeeperOptions {
   gemini: GoogleGenAI;
@@ -43,15 +42,6 @@ interface Tracked {
   chain: Promise<void>;
 }
 
-/** A cache as listed by Gemini, with the key its display name gives it. */
-interface Listed {
-  name: string;
-  key: string;
-  tokens: number | undefined;
-  createMs: number;
-  expireTime: string | undefined;
-}
-
 /**
  * The run owner's side of explicit context caching. For every run this `serve` owns (track), it
  * keeps one Gemini cache per cached prefix (cached-prefix.ts): creates it with a TTL, renews the
@@ -69,6 +59,7 @@ export class PromptCacheKeeper {
   readonly renewEveryMs: number;
   readonly #options: Required<Omit<PromptCacheKeeperOptions, 'prices' | 'metrics'>> & Pick<PromptCacheKeeperOptions, 'prices' | 'metrics'>;
   readonly #records: PromptCacheRecords;
+  readonly #caches: FarmCaches;
   readonly #tracked = new Map<string, Tracked>();
   #timers: NodeJS.Timeout[] = [];
   #activeRuns: (() => Promise<string[]>) | undefined;
@@ -77,6 +68,7 @@ export class PromptCacheKeeper {
   constructor(options: PromptCacheKeeperOptions) {
     this.#options = { minTokens: 4096, ttlS: 600, sweepEveryMs: 300_000, requestTimeoutMs: 30_000, ...options };
     this.#records = new PromptCacheRecords(options.redis, options.prefix);
+    this.#caches = new FarmCaches(options.gemini, options.prefix, this.#options.ttlS, this.#options.requestTimeoutMs);
     // A quarter of the TTL leaves three renewals' worth of slack; at most a minute, so a cache
     // that vanished (deleted by hand, or expired while no owner ran) is recreated within a minute.
     this.renewEveryMs = Math.max(250, Math.min(60_000, (this.#options.ttlS * 1000) / 4));
@@ -120,7 +112,7 @@ export class PromptCacheKeeper {
     this.#tracked.delete(runId);
     await tracked.chain;
     try {
-      const deleted = await this.#deleteAll(await this.#listRun(runId));
+      const deleted = await this.#deleteAll(await this.#caches.list(runId));
       const token = tracked.token();
       if (token) await this.#records.clear(runId, token).catch((err: unknown) => (err instanceof FencedError ? undefined : Promise.reject(err)));
       if (deleted > 0) this.#options.logger.info({ runId, deleted }, 'explicit caches of the run deleted');
@@ -171,7 +163,7 @@ export class PromptCacheKeeper {
 
   async #sweep(): Promise<number> {
     if (!this.#activeRuns) return 0;
-    const listed = await this.#listFarm();
+    const listed = await this.#caches.list();
     if (listed.length === 0) return 0;
     const active = new Set(await this.#activeRuns());
     const orphans = listed.filter((c) => !active.has(c.runId));
@@ -203,10 +195,10 @@ export class PromptCacheKeeper {
    * duplicates and caches no longer wanted, and forgets records of caches that are gone.
    */
   async #resolve(runId: string, tracked: Tracked, records: Map<string, PromptCacheRecord>, token: string): Promise<void> {
-    const listed = await this.#listRun(runId);
+    const listed = await this.#caches.list(runId);
     const wanted = new Map(tracked.wanted.map((p) => [p.key, p]));
-    const surplus: Listed[] = [];
-    const byKey = new Map<string, Listed[]>();
+    const surplus: FarmCache[] = [];
+    const byKey = new Map<string, FarmCache[]>();
     for (const cache of listed) byKey.set(cache.key, [...(byKey.get(cache.key) ?? []), cache]);
     for (const [key, caches] of byKey) {
       const record = records.get(key);
@@ -226,23 +218,22 @@ export class PromptCacheKeeper {
     if (deleted > 0) this.#options.logger.warn({ runId, deleted }, 'deleted duplicate or unwanted explicit caches of the run');
   }
 
-  async #adopt(runId: string, prefix: CachedPrefix, cache: Listed, token: string): Promise<void> {
+  async #adopt(runId: string, prefix: CachedPrefix, cache: FarmCache, token: string): Promise<void> {
     const now = Date.now();
     const tokens = cache.tokens ?? prefix.estimatedTokens;
     // Its creation was never accounted (its owner died before recording it); its storage is, from now on.
     const record: PromptCacheRecord = { state: 'live', model: prefix.model, stages: prefix.stages, name: cache.name, tokens, createdAt: cache.createMs, renewedAt: 0, expireTime: cache.expireTime ?? '', accountedUntil: now };
-    await this.#records.account(runId, token, prefix.key, record, this.#creationReport(prefix.model, tokens));
+    await this.#records.account(runId, token, prefix.key, record, cacheCreationReport(this.#options.prices, prefix.model, tokens));
     this.#options.metrics?.promptCacheEvents.inc({ event: 'adopted' });
     this.#options.logger.info({ runId, cache: cache.name, stages: prefix.stages }, 'adopted an explicit cache a previous owner created');
   }
 
   async #create(runId: string, prefix: CachedPrefix, token: string): Promise<void> {
-    const { gemini, ttlS, logger, metrics } = this.#options;
-    const displayName = cacheDisplayName(this.#options.prefix, runId, prefix.key);
+    const { logger, metrics } = this.#options;
     await this.#records.put(runId, token, prefix.key, { state: 'creating', model: prefix.model, stages: prefix.stages, since: Date.now() });
     let cache: CachedContent;
     try {
-      cache = await gemini.caches.create({ model: prefix.model, config: { systemInstruction: prefix.system, displayName, ttl: `${ttlS}s`, httpOptions: this.#http() } });
+      cache = await this.#caches.create(runId, prefix);
     } catch (err) {
       const status = (err as { status?: unknown }).status;
       if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
@@ -260,7 +251,7 @@ export class PromptCacheKeeper {
     const record: PromptCacheRecord = { state: 'live', model: prefix.model, stages: prefix.stages, name: cache.name!, tokens, createdAt: now, renewedAt: now, expireTime: cache.expireTime ?? '', accountedUntil: now };
     let recorded;
     try {
-      recorded = await this.#records.account(runId, token, prefix.key, record, this.#creationReport(prefix.model, tokens));
+      recorded = await this.#records.account(runId, token, prefix.key, record, cacheCreationReport(this.#options.prices, prefix.model, tokens));
     } catch (err) {
       // Another owner has the run now and keeps its own cache: this one would only be billed.
       if (err instanceof FencedError) await this.#deleteAll([{ name: cache.name! }]);
@@ -275,10 +266,10 @@ export class PromptCacheKeeper {
   }
 
   async #renew(runId: string, prefix: CachedPrefix, record: Extract<PromptCacheRecord, { state: 'live' }>, token: string): Promise<void> {
-    const { gemini, ttlS, logger, metrics } = this.#options;
+    const { logger, metrics } = this.#options;
     let updated: CachedContent;
     try {
-      updated = await gemini.caches.update({ name: record.name, config: { ttl: `${ttlS}s`, httpOptions: this.#http() } });
+      updated = await this.#caches.renew(record.name);
     } catch (err) {
       if (!isCacheGone(err)) throw err;
       logger.warn({ runId, cache: record.name, stages: prefix.stages }, 'explicit cache gone (expired or deleted); creating it again');
@@ -288,7 +279,7 @@ export class PromptCacheKeeper {
       return;
     }
     const now = Date.now();
-    await this.#records.account(runId, token, prefix.key, { ...record, renewedAt: now, expireTime: updated.expireTime ?? record.expireTime, accountedUntil: now }, this.#storageReport(record, now));
+    await this.#records.account(runId, token, prefix.key, { ...record, renewedAt: now, expireTime: updated.expireTime ?? record.expireTime, accountedUntil: now }, cacheStorageReport(this.#options.prices, record.model, record.tokens, now - record.accountedUntil));
     metrics?.promptCacheEvents.inc({ event: 'renewed' });
   }
 
@@ -296,52 +287,12 @@ export class PromptCacheKeeper {
   async #forgetGone(runId: string, key: string, record: Extract<PromptCacheRecord, { state: 'live' }>, token: string): Promise<void> {
     const expired = Date.parse(record.expireTime);
     const until = Number.isNaN(expired) ? Date.now() : Math.min(Date.now(), expired);
-    await this.#records.account(runId, token, key, undefined, this.#storageReport(record, until));
+    await this.#records.account(runId, token, key, undefined, cacheStorageReport(this.#options.prices, record.model, record.tokens, until - record.accountedUntil));
   }
 
-  /** Creating a cache bills its tokens at the model's input rate (Gemini's caching guide). */
-  #creationReport(model: string, tokens: number): UsageReport {
-    const costUsd = this.#options.prices?.costOf(model, { promptTokens: tokens, outputTokens: 0, thoughtsTokens: 0 }) ?? 0;
-    return { stage: 'prompt-cache', model, usage: { ...ZERO_USAGE, promptTokens: tokens, costUsd } };
-  }
-
-  /** Storage from `accountedUntil` to `until`, at the model's storage price; undefined when nothing to report. */
-  #storageReport(record: Extract<PromptCacheRecord, { state: 'live' }>, until: number): UsageReport | undefined {
-    const costUsd = this.#options.prices?.cacheStorageCostOf(record.model, record.tokens, Math.max(0, until - record.accountedUntil));
-    return costUsd ? { stage: 'prompt-cache', model: record.model, usage: { ...ZERO_USAGE, costUsd } } : undefined;
-  }
-
-  /** This farm's caches of one run, as Gemini lists them. */
-  async #listRun(runId: string): Promise<Listed[]> {
-    return (await this.#listFarm()).filter((c) => c.runId === runId);
-  }
-
-  async #listFarm(): Promise<(Listed & { runId: string })[]> {
-    const out: (Listed & { runId: string })[] = [];
-    for await (const cache of await this.#options.gemini.caches.list({ config: { pageSize: 1000, httpOptions: this.#http() } })) {
-      const parsed = parseCacheDisplayName(this.#options.prefix, cache.displayName);
-      if (!parsed || !cache.name) continue;
-      out.push({ name: cache.name, runId: parsed.runId, key: parsed.key, tokens: cache.usageMetadata?.totalTokenCount, createMs: Date.parse(cache.createTime ?? '') || 0, expireTime: cache.expireTime });
-    }
-    return out;
-  }
-
-  /** Deletes caches by name; one already gone counts as deleted. Returns how many. */
   async #deleteAll(caches: readonly { name: string }[]): Promise<number> {
-    let deleted = 0;
-    for (const { name } of caches) {
-      try {
-        await this.#options.gemini.caches.delete({ name, config: { httpOptions: this.#http() } });
-      } catch (err) {
-        if (!isCacheGone(err)) throw err;
-      }
-      deleted++;
-      this.#options.metrics?.promptCacheEvents.inc({ event: 'deleted' });
-    }
+    const deleted = await this.#caches.delete(caches);
+    this.#options.metrics?.promptCacheEvents.inc({ event: 'deleted' }, deleted);
     return deleted;
-  }
-
-  #http() {
-    return { timeout: this.#options.requestTimeoutMs };
   }
 }
