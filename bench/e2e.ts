@@ -152,8 +152,9 @@ async function runFarm(simUrl: string, simPid: number, redisPid: number, dataDir
   let workerProfile: ProfileSummary | undefined;
   if (PROF_DIR) {
     await stopChild(worker.child, true);
-    // The main thread's profile (…<pid>.0.…); a worker thread's would be <pid>.1.
-    const file = readdirSync(PROF_DIR).filter((f) => f.includes(`.${pids.worker}.0.`) && f.endsWith('.cpuprofile')).sort().pop();
+    // The main thread's profile (…<pid>.0.…, a worker thread's would be .1.), else the newest in the folder.
+    const profiles = readdirSync(PROF_DIR).filter((f) => f.endsWith('.cpuprofile'));
+    const file = profiles.filter((f) => f.includes(`.${pids.worker}.0.`)).pop() ?? profiles.filter((f) => f.includes('.0.')).sort().pop();
     if (file) workerProfile = summarizeProfile(join(PROF_DIR, file));
   }
   const docs = status.stages.documents;
