@@ -6,6 +6,7 @@ import { ZERO_USAGE } from '../core/task.js';
 import type { BudgetHold } from '../core/budget/budget-ledger.js';
 import { geminiRequestOf, roughTokens, type CallModel, type ModelRequest } from './call-model.js';
 import type { ModelReply } from './stage-context.js';
+import { answersSchema } from './response-cache.js';
 
 /**
  * The answer of a batch-mode call is not there yet: its request is pending or in a batch. The task
@@ -84,27 +85,17 @@ export function withBatchMode(callModel: CallModel, deps: BatchModeDeps): CallMo
       if (answer !== 'added') await held?.release();
     }
     if (typeof answer === 'string') throw new BatchWait(request.model, deps.recheckMs);
-    if (!('error' in answer) && usable(request, answer)) {
+    if (!('error' in answer) && answersSchema(request, answer)) {
       return { reply: { text: answer.text, finishReason: answer.finishReason, model: request.model }, usage: ZERO_USAGE };
     }
     const { batch: _batch, ...online } = request;
     const answered = await callModel(online);
     metrics.batchRequests.inc({ model: request.model, outcome: 'online' });
-    if (usable(request, answered.reply)) {
+    if (answersSchema(request, answered.reply)) {
       await store.answerOnline(batch.runId, key, { text: answered.reply.text, finishReason: answered.reply.finishReason }).catch((err: unknown) => logger.warn({ err, runId: batch.runId }, 'keeping an online answer of a batch-mode call failed; a rerun of the task asks again'));
     }
     return answered;
   };
 }
 
-/** An answer the task can take as final: a structured request's must be JSON (else online would ask again). */
-function usable(request: Pick<ModelRequest, 'schema'>, reply: Pick<ModelReply, 'text'>): boolean {
-  if (!request.schema) return true;
-  try {
-    JSON.parse(reply.text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 

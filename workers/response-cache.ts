@@ -85,7 +85,11 @@ async function offer({ store, metrics, logger }: ResponseCacheDeps, key: string,
 
 /** An answer the farm can use as it is: complete (STOP), and valid JSON when JSON was asked for. */
 export function usableAnswer(request: Pick<ModelRequest, 'schema'>, reply: Pick<ModelReply, 'text' | 'finishReason'>): boolean {
-  if (reply.finishReason !== 'STOP') return false;
+  return reply.finishReason === 'STOP' && answersSchema(request, reply);
+}
+
+/** JSON when the request asked for JSON (a structured stage's answer that does not parse is of no use). */
+export function answersSchema(request: Pick<ModelRequest, 'schema'>, reply: Pick<ModelReply, 'text'>): boolean {
   if (!request.schema) return true;
   try {
     JSON.parse(reply.text);

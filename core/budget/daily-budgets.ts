@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { parseModelMap } from '../json-config.js';
 import { MAX_BUDGET_USD } from '../spec/run-spec-schema.js';
 
 /** USD a model may spend per Pacific day, farm-wide, by model. */
@@ -10,14 +11,8 @@ export type DailyBudgets = Record<string, number>;
  * that has no price (workers/main.ts), since it could not count that model's calls.
  */
 export function parseDailyBudgets(json: string | undefined, source = 'SDF_DAILY_BUDGET_USD'): DailyBudgets {
-  if (!json) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (err) {
-    throw new ConfigError(`${source}: not valid JSON (${(err as Error).message})`);
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${source}: must be an object of model → USD per day, like {"gemini-2.5-pro": 50}`);
+  const value = parseModelMap(json, source, 'model → USD per day, like {"gemini-2.5-pro": 50}');
+  if (!value) return {};
   const budgets: DailyBudgets = {};
   for (const [model, usd] of Object.entries(value)) {
     if (typeof usd !== 'number' || !Number.isFinite(usd) || usd <= 0) throw new ConfigError(`${source}.${model}: must be a number > 0 (USD per Pacific day)`);

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { parseModelMap } from '../json-config.js';
 import type { ModelLimits } from '../spec/run-spec-schema.js';
 
 export type { ModelLimits };
@@ -8,14 +9,8 @@ const FIELDS = ['rpm', 'tpm', 'rpd'] as const;
 
 /** Parses `SDF_LIMITS` (JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`); errors name the field. */
 export function parseLimits(json: string | undefined, source = 'SDF_LIMITS'): LimitsTable {
-  if (!json) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (err) {
-    throw new ConfigError(`${source}: not valid JSON (${(err as Error).message})`);
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${source}: must be an object of model → {rpm, tpm, rpd}`);
+  const value = parseModelMap(json, source, 'model → {rpm, tpm, rpd}');
+  if (!value) return {};
   const table: LimitsTable = {};
   for (const [model, limits] of Object.entries(value)) {
     if (!limits || typeof limits !== 'object' || Array.isArray(limits)) throw new ConfigError(`${source}.${model}: must be an object {rpm, tpm, rpd}`);
