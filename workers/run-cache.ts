@@ -1,6 +1,7 @@
 import type { RunStore } from '../core/runs/run-store.js';
 import type { RunState } from '../core/runs/run-state.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
+import { FreshValues } from './fresh-values.js';
 
 /**
  * What a worker knows of its runs, so a task costs no Redis read for them:
@@ -13,13 +14,15 @@ import type { RunSpec } from '../core/spec/run-spec-schema.js';
  */
 export class RunCache {
   readonly #specs = new Map<string, RunSpec | Promise<RunSpec | undefined>>();
-  readonly #states = new Map<string, { state: RunState | undefined; at: number; reading?: Promise<RunState | undefined> }>();
+  readonly #states: FreshValues<RunState | undefined>;
 
   constructor(
     readonly runs: RunStore,
     readonly stateTtlMs = 1000,
     readonly maxRuns = 200,
-  ) {}
+  ) {
+    this.#states = new FreshValues((runId) => runs.state(runId), stateTtlMs, maxRuns);
+  }
 
   spec(runId: string): RunSpec | Promise<RunSpec | undefined> {
     const cached = this.#specs.get(runId);
@@ -41,27 +44,7 @@ export class RunCache {
   }
 
   state(runId: string): RunState | undefined | Promise<RunState | undefined> {
-    const cached = this.#states.get(runId);
-    if (cached) {
-      if (cached.reading) return cached.reading;
-      if (Date.now() - cached.at < this.stateTtlMs) return cached.state;
-    }
-    const entry = { state: cached?.state, at: cached?.at ?? 0 } as { state: RunState | undefined; at: number; reading?: Promise<RunState | undefined> };
-    entry.reading = this.runs.state(runId).then(
-      (state) => {
-        entry.state = state;
-        entry.at = Date.now();
-        delete entry.reading;
-        return state;
-      },
-      (err: unknown) => {
-        // The next task reads again.
-        delete entry.reading;
-        throw err;
-      },
-    );
-    this.#remember(this.#states, runId, entry);
-    return entry.reading;
+    return this.#states.get(runId);
   }
 
   /** Bounded: the oldest run is forgotten first (runs are few; a forgotten one is read again). */
