@@ -88,13 +88,23 @@ if redis.call('set', KEYS[1], ARGV[1], 'EX', ttl, 'NX') then
   stored = 1
 end
 local max = tonumber(ARGV[5])
+-- Within one second members order by charge, not by arrival: the entry this put stored must not
+-- be the one it evicts (its charge is at most an eighth of the bound, so others always go first).
+local own = nil
 while bytes > max do
   local popped = redis.call('zpopmin', KEYS[2])
-  if #popped == 0 then bytes = 0 break end
-  redis.call('del', ARGV[6] .. popped[1])
-  bytes = bytes - tonumber(popped[2]) % SLOT
-  evicted = evicted + 1
+  if #popped == 0 then
+    bytes = own and tonumber(own[2]) % SLOT or 0
+    break
+  end
+  if stored == 1 and popped[1] == ARGV[2] then own = popped
+  else
+    redis.call('del', ARGV[6] .. popped[1])
+    bytes = bytes - tonumber(popped[2]) % SLOT
+    evicted = evicted + 1
+  end
 end
+if own then redis.call('zadd', KEYS[2], own[2], own[1]) end
 -- The index and its total live as long as their youngest entry.
 redis.call('set', KEYS[3], string.format('%.0f', bytes), 'EX', ttl)
 redis.call('expire', KEYS[2], ttl)
