@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ConflictError, NotFoundError, SpecError } from '../core/errors.js';
 import { authPlugin } from './plugins/auth.js';
+import { queuesBoardPlugin } from './plugins/queues-board.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -30,6 +31,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(runsRoutes);
   await app.register(exportRoutes);
   await app.register(patternsRoutes);
+  await app.register(queuesBoardPlugin);
 
   return app;
 }
