@@ -77,6 +77,8 @@ export function parseTokenFile(text: string, path: string): TokenEntry[] {
     } else if (seen.has(token)) {
       problems.push(`${at('token')}: the same token as entry ${seen.get(token)}`);
       valid = false;
+    } else {
+      seen.set(token, index + 1);
     }
     if (!isApiRole(role)) {
       problems.push(`${at('role')}: must be one of ${API_ROLES.join(', ')}`);
@@ -87,7 +89,6 @@ export function parseTokenFile(text: string, path: string): TokenEntry[] {
       valid = false;
     }
     if (!valid) return;
-    seen.set(token as string, index + 1);
     entries.push({ token: token as string, role: role as ApiRole, ...(name !== undefined ? { name: name as string } : {}) });
   });
   if (problems.length > 0) throw new TokenFileError(path, problems);
