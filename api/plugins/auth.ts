@@ -52,6 +52,8 @@ export const authPlugin = fp(
       if (!token) return unauthorized(reply, path, 'missing bearer token (Authorization: Bearer <token>)');
       const holder = tokens.identify(token);
       if (!holder) return unauthorized(reply, path, 'unknown token');
+      // Who did it, by the token's name, on this request's log lines (its completion included).
+      request.log = reply.log = request.log.child({ caller: holder.name });
       if (!roleGrants(holder.role, needed)) {
         return reply.code(403).send({ error: `token "${holder.name}" has role ${holder.role}; ${request.method} ${path} needs ${needed}` });
       }

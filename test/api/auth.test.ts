@@ -214,6 +214,7 @@ t.test('tokens never reach the logs: request logging and the logger redact them'
   const text = logged.text();
   t.match(text, /incoming request/, 'request logging was on');
   t.match(text, /\[redacted\]/);
+  t.match(text, /"caller":"token 1".*"msg":"request completed"/, "a request's log lines name its token's holder");
   for (const token of [TOKENS.admin, TOKENS.read, stranger, Buffer.from(`anyone:${TOKENS.admin}`).toString('base64')]) {
     t.notOk(text.includes(token), 'a token (or its Basic encoding) was not logged');
   }
