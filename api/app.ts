@@ -1,6 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { ConflictError, NotFoundError, SpecError } from '../core/errors.js';
+import { ConflictError, LimitError, NotFoundError, SpecError } from '../core/errors.js';
+import { OPERATOR_LIMIT_DEFAULTS } from '../core/spec/operator-limits.js';
+import { apiRateLimitPlugin } from './plugins/api-rate-limit.js';
 import { authPlugin } from './plugins/auth.js';
+import { bodyTooLargeProblem } from './body-too-large.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -12,10 +15,14 @@ import { patternsRoutes } from './routes/patterns.js';
  * model. Errors below 500 return their message; above, they are logged and answered generically.
  */
 export async function buildApp(services: FarmServices, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, ...options });
+  const maxBodyBytes = services.maxBodyBytes ?? OPERATOR_LIMIT_DEFAULTS.maxBodyBytes;
+  const app = Fastify({ bodyLimit: maxBodyBytes, ...options });
   // Set before the routes are registered: Fastify children take the handler in force when created.
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SpecError) return reply.code(400).send({ error: `invalid ${error.subject}`, problems: error.problems });
+    if (error instanceof LimitError) return reply.code(422).send({ error: `${error.subject} exceeds the farm's limits`, problems: error.problems });
+    const tooLarge = bodyTooLargeProblem(error, request, maxBodyBytes);
+    if (tooLarge) return reply.code(422).send({ error: 'request body exceeds the farm\'s limits', problems: [tooLarge] });
     if (error instanceof NotFoundError) return reply.code(404).send({ error: error.message });
     if (error instanceof ConflictError) return reply.code(409).send({ error: error.message });
     const status = (error as { statusCode?: number }).statusCode ?? 500;
@@ -26,6 +33,8 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
   await app.register(farmServicesPlugin, { services });
   await app.register(authPlugin);
+  // After auth (its hook is global, the rate limit's per route) and before the routes it counts.
+  await app.register(apiRateLimitPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);
   await app.register(exportRoutes);

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BudgetLedger, type DailyBudget } from '../../core/budget/budget-ledger.js';
 import { budgetPatchProblems, modelsOfRun, unpricedModelProblems } from '../../core/budget/budget-spec.js';
-import { SpecError } from '../../core/errors.js';
+import { LimitError, SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
 import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
+import { operatorLimitProblems } from '../../core/spec/operator-limits.js';
 import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
 import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
@@ -30,10 +31,15 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
 
   const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
 
-  // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.
-  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
+  // `?dryRun=true`: the same validation and limits, then the estimate instead of a run; nothing is written.
+  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema } } }, async (request, reply) => {
     const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
-    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
+    // The operator's limits (SDF_ALLOWED_MODELS, SDF_LIMITS, SDF_MAX_*): the fan-out is the estimate's upper bound.
+    const estimate = estimateRun(spec, estimateOptions);
+    const stageTasks = Object.fromEntries(Object.entries(estimate.stages).map(([stage, s]) => [stage, s.tasks]));
+    const overLimits = operatorLimitProblems(spec, { tasks: estimate.tasks, stages: stageTasks }, app.farm.operatorLimits);
+    if (overLimits.length > 0) throw new LimitError(overLimits);
+    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimate });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
     // Set before any call can be made; a worker sets it from the spec too, should this be lost to a crash.
