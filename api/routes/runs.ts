@@ -11,7 +11,7 @@ import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
 import { operatorLimitProblems } from '../../core/spec/operator-limits.js';
 import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
-import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
+import { estimateRun, upperBoundTasks, type RunEstimate } from '../../producer/run-estimate.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { projectRunCost } from '../../producer/cost-projection.js';
 import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
@@ -34,12 +34,11 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
   // `?dryRun=true`: the same validation and limits, then the estimate instead of a run; nothing is written.
   app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema } } }, async (request, reply) => {
     const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
-    // The operator's limits (SDF_ALLOWED_MODELS, SDF_LIMITS, SDF_MAX_*): the fan-out is the estimate's upper bound.
-    const estimate = estimateRun(spec, estimateOptions);
-    const stageTasks = Object.fromEntries(Object.entries(estimate.stages).map(([stage, s]) => [stage, s.tasks]));
-    const overLimits = operatorLimitProblems(spec, { tasks: estimate.tasks, stages: stageTasks }, app.farm.operatorLimits);
+    // The operator's limits (SDF_ALLOWED_MODELS, SDF_LIMITS, SDF_MAX_*), the fan-out counted as the
+    // estimate counts it (without rendering prompts: tens of milliseconds for a long universe).
+    const overLimits = operatorLimitProblems(spec, upperBoundTasks(spec), app.farm.operatorLimits);
     if (overLimits.length > 0) throw new LimitError(overLimits);
-    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimate });
+    if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);
     // Set before any call can be made; a worker sets it from the spec too, should this be lost to a crash.
