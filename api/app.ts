@@ -33,7 +33,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
   await app.register(farmServicesPlugin, { services });
   await app.register(authPlugin);
-  // After auth (its hook is global, the rate limit's per route) and before the routes it counts.
+  // Before the routes: it adds its hook to each route as it is registered, after auth's global one, so refused tokens are not counted.
   await app.register(apiRateLimitPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);

@@ -187,6 +187,16 @@ t.test('SDF_API_RATE_LIMIT: 429 with Retry-After per token; tokens and IPs count
   for (let i = 0; i < 5; i += 1) t.equal((await off.inject({ method: 'GET', url: '/v1/runs' })).statusCode, 200, '0 turns it off');
 });
 
+t.test('with auth on, a request with an unknown token is refused before it is counted', async (t) => {
+  const { instance, redis, prefix } = await app(t, { apiRateLimit: 2, apiToken: 'the-token' });
+  const get = (token: string) => instance.inject({ method: 'GET', url: '/v1/runs', headers: { authorization: `Bearer ${token}` } });
+  for (let i = 0; i < 3; i += 1) t.equal((await get(`guess-${i}`)).statusCode, 401);
+  t.same(await redis.keys(`${prefix}:api-rate:*`), [], 'no counter for refused tokens');
+  t.equal((await get('the-token')).statusCode, 200);
+  t.equal((await get('the-token')).statusCode, 200);
+  t.equal((await get('the-token')).statusCode, 429);
+});
+
 t.test('config: the limits come from the environment with safe defaults', async (t) => {
   const defaults = loadConfig({});
   t.match(defaults, { allowedModels: undefined, maxRunTasks: 10_000_000, maxUniverseChars: 200_000, maxBodyBytes: 10 * 1024 * 1024, apiRateLimit: 600 });
