@@ -1,8 +1,11 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { ConflictError, NotFoundError, SpecError } from '../core/errors.js';
+import { ConflictError, LimitError, NotFoundError, SpecError } from '../core/errors.js';
+import { OPERATOR_LIMIT_DEFAULTS } from '../core/spec/operator-limits.js';
+import { apiRateLimitPlugin } from './plugins/api-rate-limit.js';
 import { authPlugin } from './plugins/auth.js';
 import { bodyParsersPlugin } from './plugins/body-parsers.js';
 import { queuesBoardPlugin } from './plugins/queues-board.js';
+import { bodyTooLargeProblem } from './body-too-large.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -14,10 +17,14 @@ import { patternsRoutes } from './routes/patterns.js';
  * model. Errors below 500 return their message; above, they are logged and answered generically.
  */
 export async function buildApp(services: FarmServices, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, ...options });
+  const maxBodyBytes = services.maxBodyBytes ?? OPERATOR_LIMIT_DEFAULTS.maxBodyBytes;
+  const app = Fastify({ bodyLimit: maxBodyBytes, ...options });
   // Set before the routes are registered: Fastify children take the handler in force when created.
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof SpecError) return reply.code(400).send({ error: `invalid ${error.subject}`, problems: error.problems });
+    if (error instanceof LimitError) return reply.code(422).send({ error: `${error.subject} exceeds the farm's limits`, problems: error.problems });
+    const tooLarge = bodyTooLargeProblem(error, request, maxBodyBytes);
+    if (tooLarge) return reply.code(422).send({ error: 'request body exceeds the farm\'s limits', problems: [tooLarge] });
     if (error instanceof NotFoundError) return reply.code(404).send({ error: error.message });
     if (error instanceof ConflictError) return reply.code(409).send({ error: error.message });
     const status = (error as { statusCode?: number }).statusCode ?? 500;
@@ -37,6 +44,8 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(farmServicesPlugin, { services });
   await app.register(bodyParsersPlugin);
   await app.register(authPlugin);
+  // Before the routes: it adds its hook to each route as it is registered, after auth's global one, so refused tokens are not counted.
+  await app.register(apiRateLimitPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);
   await app.register(exportRoutes);

@@ -9,6 +9,7 @@ import { parseTokenFile } from './auth/token-file.js';
 import { parseLimits } from './limiter/model-limits.js';
 import { loadPriceTable } from './cost/price-file.js';
 import { parseDailyBudgets, type DailyBudgets } from './budget/daily-budgets.js';
+import { OPERATOR_LIMIT_DEFAULTS } from './spec/operator-limits.js';
 
 export interface FarmConfig {
   redisUrl: string;
@@ -38,6 +39,16 @@ export interface FarmConfig {
   apiToken: string | undefined;
   /** SDF_API_TOKENS_FILE: a file of API tokens with roles, re-read when it changes. */
   apiTokensFile: string | undefined;
+  /** Models a spec may use (SDF_ALLOWED_MODELS); undefined: any. */
+  allowedModels: string[] | undefined;
+  /** Most tasks one run may fan out to (its dry-run upper bound). */
+  maxRunTasks: number;
+  /** Most characters of a spec's universe. */
+  maxUniverseChars: number;
+  /** Most bytes of an API request body (refused with 422 beyond it). */
+  maxBodyBytes: number;
+  /** API requests per minute per bearer token (else per client IP); 0: no rate limit. */
+  apiRateLimit: number;
   /** How long a worker's claim on a task lasts without renewal (renewed while it runs). */
   lockDurationMs: number;
   /** How often workers look for tasks whose worker died. */
@@ -104,13 +115,18 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_RUN_WINDOW', default: '2000', description: 'Most tasks of one run in Redis at once; expansion waits beyond it.' },
   { name: 'SDF_TASK_ATTEMPTS', default: '5', description: 'Attempts per task before it is dead-lettered.' },
   { name: 'SDF_REQUEST_TIMEOUT_MS', default: '600000', description: 'Timeout of one model request.' },
-  { name: 'SDF_LIMITS', default: '(unset)', description: 'Default quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`; a spec\'s `limits` wins.' },
+  { name: 'SDF_LIMITS', default: '(unset)', description: 'The farm\'s quotas per model, JSON `{"<model>": {"rpm": n, "tpm": n, "rpd": n}}`, and their ceiling: a spec\'s `limits` may ask for less, never more (422 naming the model, field, number and ceiling).' },
   { name: 'SDF_PRICES_FILE', default: '(unset)', description: 'YAML or JSON file of model prices (USD per million tokens) merged over the built-in table, e.g. `gemini-2.5-flash: {input: 0.3, output: 2.5}`; see the Cost section. A bad entry stops the process, naming the model and field.' },
   { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
   { name: 'SDF_DAILY_BUDGET_USD', default: '(unset)', description: 'Farm-wide budget per model per Pacific day, JSON `{"<model>": usd}`: each call reserves its worst-case cost against it; once spent, that model\'s calls wait for the next Pacific day (status says which). Every model listed needs a price.' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'One API token of role `admin`: the API then requires `Authorization: Bearer <token>` (open: `/healthz`, `/readyz`, `/metrics`, `/ui`, `/docs`). With neither this nor `SDF_API_TOKENS_FILE`, `serve` and `run` refuse to listen on anything but loopback (127.0.0.0/8, ::1, localhost). See Authentication.' },
   { name: 'SDF_API_TOKENS_FILE', default: '(unset)', description: 'YAML or JSON file listing API tokens, each `{token, role, name?}` with role `read`, `submit` or `admin` (tokens of 16+ characters). Checked every second and re-read when it changes: tokens are added and revoked without a restart. A bad entry stops the process at start-up naming the entry, line and field; a bad rewrite later revokes the file\'s tokens until it is fixed. See Authentication.' },
+  { name: 'SDF_ALLOWED_MODELS', default: '(unset)', description: 'Comma-separated models a run may use, e.g. `gemini-2.5-flash,gemini-2.5-pro`; unset: any. A spec naming another (in `documents`, `chats`, `stages`, `filters.audit`, `limits`), or a stage falling back to a default model not on the list, is refused with 422 naming the field and the list.' },
+  { name: 'SDF_MAX_RUN_TASKS', default: '10000000', description: 'Most tasks one run may fan out to, all stages together, counted as the dry-run estimate\'s upper bound; a spec above it is refused with 422 (dry runs too).' },
+  { name: 'SDF_MAX_UNIVERSE_CHARS', default: '200000', description: 'Most characters of a spec\'s `universe`; above it: 422 with both numbers.' },
+  { name: 'SDF_MAX_BODY_BYTES', default: '10485760', description: 'Most bytes of an API request body (10 MiB), with or without `content-length`; above it: 422 naming the limit.' },
+  { name: 'SDF_API_RATE_LIMIT', default: '600', description: 'API requests per minute per bearer token (counted by the token\'s hash), else per client IP, shared through Redis by every `serve`; beyond it 429 with `Retry-After`. `/healthz`, `/readyz` and `/metrics` are exempt. 0 turns it off.' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
   { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
   { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'A run\'s lease: the `serve` that owns a run renews it every third of this; if it stops, another `serve` takes the run over after it.' },
@@ -173,6 +189,15 @@ function validLimits(json: string | undefined): string | undefined {
   return json;
 }
 
+/** `a, b ,c` → `['a', 'b', 'c']`; unset or blank: undefined (no list). */
+function modelList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  const models = raw.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (models.length === 0) throw new ConfigError(`${name}: must list at least one model (comma-separated), got "${raw}"; unset it to allow any`);
+  return models;
+}
+
 function fsyncMode(raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === 'batch') return true;
   if (raw === 'off') return false;
@@ -203,6 +228,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     limiterWindowMs: intVar(env, 'SDF_LIMITER_WINDOW_MS', 61_000, 100),
     apiToken: optional(env, 'SDF_API_TOKEN'),
     apiTokensFile: validTokensFile(optional(env, 'SDF_API_TOKENS_FILE')),
+    allowedModels: modelList(env, 'SDF_ALLOWED_MODELS'),
+    maxRunTasks: intVar(env, 'SDF_MAX_RUN_TASKS', OPERATOR_LIMIT_DEFAULTS.maxRunTasks, 1),
+    maxUniverseChars: intVar(env, 'SDF_MAX_UNIVERSE_CHARS', OPERATOR_LIMIT_DEFAULTS.maxUniverseChars, 1),
+    maxBodyBytes: intVar(env, 'SDF_MAX_BODY_BYTES', OPERATOR_LIMIT_DEFAULTS.maxBodyBytes, 1),
+    apiRateLimit: intVar(env, 'SDF_API_RATE_LIMIT', OPERATOR_LIMIT_DEFAULTS.apiRateLimit),
     lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),
     stalledIntervalMs: intVar(env, 'SDF_STALLED_INTERVAL_MS', 30_000, 1000),
     producerLockTtlMs: intVar(env, 'SDF_PRODUCER_LOCK_TTL_MS', 15_000, 1000),

@@ -15,6 +15,17 @@ export class SpecError extends Error {
   }
 }
 
+/** A valid request the farm's operator limits refuse (answered 422); `problems` names each field, the number asked and the limit. */
+export class LimitError extends Error {
+  override name = 'LimitError';
+  constructor(
+    readonly problems: string[],
+    readonly subject = 'run spec',
+  ) {
+    super(`${subject} exceeds the farm's limits: ${problems.join('; ')}`);
+  }
+}
+
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }

@@ -98,6 +98,14 @@ export function responseCacheKeys(prefix: string) {
   };
 }
 
+/** The API's request rate limit (@fastify/rate-limit's Redis store appends `token:<sha256>` or `ip:<address>`). */
+export function apiRateKeys(prefix: string) {
+  return {
+    /** Prefix of the counters: a string per token or IP with the window's TTL. */
+    counters: `${prefix}:api-rate:`,
+  };
+}
+
 /** The farm-wide limiter's keys for one model. */
 export function limiterKeys(prefix: string, model: string) {
   const base = `${prefix}:limiter:${model}`;

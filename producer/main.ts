@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { createFarmMetrics, type FarmMetrics } from '../core/metrics.js';
 import { closeQueues, createStageQueues, type StageQueues } from '../core/queues.js';
 import { createRedis } from '../core/redis.js';
+import { parseLimits } from '../core/limiter/model-limits.js';
 import { RunStore } from '../core/runs/run-store.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { Producer } from './producer.js';
@@ -86,6 +87,9 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
       prices,
       prompts,
       dailyBudgetUsd: config.dailyBudgetUsd,
+      operatorLimits: { allowedModels: config.allowedModels, modelLimits: parseLimits(config.limits), maxRunTasks: config.maxRunTasks, maxUniverseChars: config.maxUniverseChars },
+      maxBodyBytes: config.maxBodyBytes,
+      apiRateLimit: config.apiRateLimit,
     },
     port: options.port ?? config.port,
     host: config.host,

@@ -75,16 +75,30 @@ function promptTokens(spec: RunSpec, prompts: PromptLibrary, stage: Stage, value
 const round = (usd: number, per = 1e6) => Math.round(usd * per) / per;
 const add = (a: Range, b: Range): Range => ({ low: a.low + b.low, high: a.high + b.high });
 
+/** The run's fan-out as the estimate counts it: most tasks per stage that calls a model (seeded stages left out), and in all. */
+export function upperBoundTasks(spec: RunSpec, plan = planRun(spec)): { tasks: number; stages: Partial<Record<Stage, number>> } {
+  const bounds = taskBounds(spec, {}, plan);
+  const stages: Partial<Record<Stage, number>> = {};
+  let tasks = 0;
+  for (const stage of STAGES.filter((s) => plan.stages.includes(s))) {
+    const n = bounds[stage]?.tasks ?? 0;
+    if (n === 0) continue;
+    stages[stage] = n;
+    tasks += n;
+  }
+  return { tasks, stages };
+}
+
 export function estimateRun(spec: RunSpec, options: EstimateOptions): RunEstimate {
   const plan = planRun(spec);
-  const bounds = taskBounds(spec, {}, plan);
+  const taskCounts = upperBoundTasks(spec, plan).stages;
   const caps = Object.fromEntries(plan.stages.map((s) => [s, resolveStageSettings(spec, s).maxOutputTokens])) as Partial<Record<Stage, number>>;
   const stages: Partial<Record<Stage, StageEstimate>> = {};
   const unpriced = new Set<string>();
   let total: RunEstimate = { stages, tasks: 0, calls: { low: 0, high: 0 }, usd: { low: 0, high: 0 }, batchUsd: { low: 0, high: 0 }, unpricedModels: [], assumptions: ASSUMPTIONS };
 
   for (const stage of STAGES.filter((s) => plan.stages.includes(s))) {
-    const tasks = bounds[stage]?.tasks ?? 0;
+    const tasks = taskCounts[stage] ?? 0;
     // A seeded root (given keyFacts or traits) makes no call.
     if (tasks === 0) continue;
     const { model, maxOutputTokens } = resolveStageSettings(spec, stage);

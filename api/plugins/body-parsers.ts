@@ -21,6 +21,8 @@ function strictUtf8(body: Buffer): string {
 export const bodyParsersPlugin = fp(
   async (app) => {
     const parseJson = app.getDefaultJsonParser('error', 'error');
+    // No route reads plain text: a text body is refused (415) rather than ignored by a route.
+    app.removeContentTypeParser('text/plain');
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
       try {

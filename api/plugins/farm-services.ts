@@ -6,6 +6,7 @@ import type { StageQueues } from '../../core/queues.js';
 import type { RunStore } from '../../core/runs/run-store.js';
 import type { PriceTable } from '../../core/cost/price-table.js';
 import type { PromptLibrary } from '../../core/prompts/prompt-library.js';
+import type { OperatorLimits } from '../../core/spec/operator-limits.js';
 
 /** What the routes need from the farm; built by the process that runs the API. */
 export interface FarmServices {
@@ -29,6 +30,12 @@ export interface FarmServices {
   prices?: PriceTable;
   /** Templates the estimate renders (PROMPTS_DIR first). @defaultValue the built-in templates */
   prompts?: PromptLibrary;
+  /** What a spec cannot exceed (allowed models, quota ceilings, fan-out, universe length). @defaultValue OPERATOR_LIMIT_DEFAULTS, any model, no quota ceiling */
+  operatorLimits?: OperatorLimits;
+  /** Most bytes of a request body. @defaultValue OPERATOR_LIMIT_DEFAULTS.maxBodyBytes (10 MiB) */
+  maxBodyBytes?: number;
+  /** Requests per minute per bearer token, else per client IP; 0 is off. @defaultValue OPERATOR_LIMIT_DEFAULTS.apiRateLimit (600) */
+  apiRateLimit?: number;
 }
 
 declare module 'fastify' {

@@ -1,15 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BudgetLedger, type DailyBudget } from '../../core/budget/budget-ledger.js';
 import { budgetPatchProblems, modelsOfRun, unpricedModelProblems } from '../../core/budget/budget-spec.js';
-import { SpecError } from '../../core/errors.js';
+import { LimitError, SpecError } from '../../core/errors.js';
 import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
+import { operatorLimitProblems } from '../../core/spec/operator-limits.js';
 import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
-import { estimateRun, type RunEstimate } from '../../producer/run-estimate.js';
+import { estimateRun, upperBoundTasks, type RunEstimate } from '../../producer/run-estimate.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { projectRunCost } from '../../producer/cost-projection.js';
 import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
@@ -18,9 +19,13 @@ import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, Sub
 export const runsRoutes: FastifyPluginAsync = async (app) => {
   const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
 
-  // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.
-  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema } } }, async (request, reply) => {
+  // `?dryRun=true`: the same validation and limits, then the estimate instead of a run; nothing is written.
+  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema } } }, async (request, reply) => {
     const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
+    // The operator's limits (SDF_ALLOWED_MODELS, SDF_LIMITS, SDF_MAX_*), the fan-out counted as the
+    // estimate counts it (without rendering prompts: tens of milliseconds for a long universe).
+    const overLimits = operatorLimitProblems(spec, upperBoundTasks(spec), app.farm.operatorLimits);
+    if (overLimits.length > 0) throw new LimitError(overLimits);
     if (request.query.dryRun) return reply.code(200).send({ dryRun: true, ...estimateRun(spec, estimateOptions) });
     const key = request.headers['idempotency-key'];
     const { run, created } = await app.farm.runs.create(spec, typeof key === 'string' && key ? key : undefined);

@@ -2,7 +2,7 @@ import { PriceTable } from '../cost/price-table.js';
 import { resolveFilterSpec } from '../filters/filter-spec.js';
 import { resolveStageSettings } from '../spec/resolve-stage-settings.js';
 import { MAX_BUDGET_USD, type RunSpec } from '../spec/run-spec-schema.js';
-import type { Stage } from '../stages.js';
+import { callingStages } from '../spec/named-models.js';
 
 /**
  * What a budget asks of a run and of a change to it. A budget counts the worst-case cost of each
@@ -20,18 +20,8 @@ export function hasPrice(model: string): boolean {
 
 /** Every model the run's calls use, each with the first place that uses it (`stages.documents`, `filters.audit`). */
 export function modelsOfRun(spec: RunSpec): Map<string, string> {
-  const stages: Stage[] = [];
-  if (spec.documents) {
-    if (!spec.keyFacts) stages.push('facts');
-    stages.push('doc-types', 'doc-ideas', 'documents');
-    if (spec.documents.revise) stages.push('revise');
-  }
-  if (spec.chats) {
-    if (!spec.traits) stages.push('traits');
-    stages.push('chat-prompts', 'chat-responses');
-  }
   const models = new Map<string, string>();
-  for (const stage of stages) {
+  for (const stage of callingStages(spec)) {
     const { model } = resolveStageSettings(spec, stage);
     if (!models.has(model)) models.set(model, `stages.${stage}`);
   }

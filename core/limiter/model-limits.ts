@@ -25,8 +25,17 @@ export function parseLimits(json: string | undefined, source = 'SDF_LIMITS'): Li
   return table;
 }
 
-/** A run spec's limits over the farm's defaults, field by field. */
+/**
+ * A run's quotas for a model: the farm's (SDF_LIMITS) are a ceiling, so field by field the lower
+ * of the two applies. Submission refuses a spec above the ceiling; taking the lower here too keeps
+ * a run submitted before the operator lowered SDF_LIMITS under the new ceiling.
+ */
 export function limitsFor(model: string, defaults: LimitsTable, spec?: LimitsTable): ModelLimits | undefined {
-  const merged = { ...defaults[model], ...spec?.[model] };
+  const farm = defaults[model] ?? {};
+  const merged: ModelLimits = { ...farm, ...spec?.[model] };
+  for (const field of FIELDS) {
+    const ceiling = farm[field];
+    if (ceiling !== undefined && merged[field] !== undefined && merged[field] > ceiling) merged[field] = ceiling;
+  }
   return Object.keys(merged).length > 0 ? merged : undefined;
 }

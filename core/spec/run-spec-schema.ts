@@ -7,7 +7,9 @@ import { FilterSpecSchema } from '../filters/filter-spec.js';
  * The schema is the type: ajv validates with it, TypeScript reads `RunSpec` from it.
  */
 
-const PositiveInt = (description: string) => Type.Integer({ minimum: 1, description });
+/** Fan-out counts stop at a million each: the task bounds walk a run's tree, and a count near 2^53 would hold the API in that walk. */
+export const MAX_FAN_OUT = 1_000_000;
+const PositiveInt = (description: string) => Type.Integer({ minimum: 1, maximum: MAX_FAN_OUT, description });
 
 /** How a stage's model calls are made: one request each (`online`), or through the Gemini Batch API at about half the price (`batch`). */
 export const STAGE_MODES = ['online', 'batch'] as const;
@@ -26,9 +28,9 @@ export const StageSettingsSchema = Type.Object(
 
 export const ModelLimitsSchema = Type.Object(
   {
-    rpm: Type.Optional(PositiveInt('Requests per minute, farm-wide.')),
-    tpm: Type.Optional(PositiveInt('Input tokens per minute, farm-wide.')),
-    rpd: Type.Optional(PositiveInt('Requests per day, farm-wide.')),
+    rpm: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Requests per minute, farm-wide.' })),
+    tpm: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Input tokens per minute, farm-wide.' })),
+    rpd: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Requests per day, farm-wide.' })),
   },
   { additionalProperties: false },
 );

@@ -61,7 +61,7 @@ t.test('a thousand and more hostile requests: each a 4xx JSON error naming the p
   const queues = createStageQueues(redis, prefix);
   const runs = new RunStore(redis, prefix);
   const app = await buildApp(
-    { redis, prefix, runs, queues, dataDir: t.testdir(), taskAttempts: 3, leaseTtlMs: 1000, metrics: createFarmMetrics({ defaultMetrics: false }), apiToken: TOKEN },
+    { redis, prefix, runs, queues, dataDir: t.testdir(), taskAttempts: 3, leaseTtlMs: 1000, metrics: createFarmMetrics({ defaultMetrics: false }), apiToken: TOKEN, apiRateLimit: 0 },
     { logger: false },
   );
   t.teardown(async () => {

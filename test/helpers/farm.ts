@@ -60,6 +60,8 @@ export async function startTestFarm(
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     SDF_TASK_ATTEMPTS: '3',
+    // Tests poll status every few milliseconds; the request rate limit has its own test (test/api/operator-limits.test.ts).
+    SDF_API_RATE_LIMIT: '0',
     ...options.env,
   };
   const config: FarmConfig = { ...loadConfig(env), ...options.config };

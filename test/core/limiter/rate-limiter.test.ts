@@ -288,12 +288,13 @@ t.test('three processes sharing one quota never exceed it together', async (t) =
   t.ok(worst <= 20, `no second holds more than 20 grants across the processes (worst ${worst})`);
 });
 
-t.test('limits from SDF_LIMITS are checked and named; a run spec wins field by field', async (t) => {
+t.test('limits from SDF_LIMITS are checked and named; a run spec may lower them field by field, never raise them', async (t) => {
   t.same(parseLimits('{"gemini-2.5-flash":{"rpm":600,"tpm":1000000}}'), { 'gemini-2.5-flash': { rpm: 600, tpm: 1000000 } });
   t.throws(() => parseLimits('{"m":{"rpm":0}}'), /SDF_LIMITS\.m\.rpm: must be a positive integer/);
   t.throws(() => parseLimits('{"m":{"rps":1}}'), /SDF_LIMITS\.m\.rps: is not a known field/);
   t.throws(() => parseLimits('[1]'), /SDF_LIMITS: must be an object/);
   t.throws(() => parseLimits('{nope'), /SDF_LIMITS: not valid JSON/);
   t.same(limitsFor('m', { m: { rpm: 10, tpm: 100 } }, { m: { rpm: 5 } }), { rpm: 5, tpm: 100 });
+  t.same(limitsFor('m', { m: { rpm: 10 } }, { m: { rpm: 50, rpd: 7 } }), { rpm: 10, rpd: 7 }, 'SDF_LIMITS is a ceiling; a field it does not set is the spec\'s');
   t.equal(limitsFor('other', { m: { rpm: 10 } }), undefined);
 });
