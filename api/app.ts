@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { ConflictError, NotFoundError, SpecError } from '../core/errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
+import { openapiPlugin } from './plugins/openapi.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { runsRoutes } from './routes/runs.js';
@@ -23,9 +24,14 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal error' });
   });
+  // Response schemas document the answers (OpenAPI at /docs); they do not shape them. Fastify's
+  // default serializer would drop every field a schema does not list and coerce mismatched types,
+  // and the run status grows over time. test/api/openapi.test.ts checks real answers against them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
   await app.register(farmServicesPlugin, { services });
   await app.register(authPlugin);
+  await app.register(openapiPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);
   await app.register(exportRoutes);
