@@ -8,7 +8,7 @@ const STANDARD: Record<number, { description: string; example: { error: string; 
   403: { description: 'The token lacks the role this route needs (`read`, `submit` or `admin`).', example: { error: 'this token has role read; POST /v1/runs needs submit' } },
   404: { description: 'No such run.', example: { error: 'run run_0m4g7x2a1b2c3d4e5f not found' } },
   409: { description: 'The request conflicts with the state of the run.', example: { error: 'run run_0m4g7x2a1b2c3d4e5f is cancelled; its failed tasks cannot be retried' } },
-  415: { description: 'A body of a content type the route does not read.', example: { error: 'Unsupported Media Type: text/csv' } },
+  415: { description: 'A body of a content type the route does not read.', example: { error: 'Unsupported Media Type' } },
   429: { description: 'Too many requests: retry after the `retry-after` header.', example: { error: 'rate limit exceeded, retry in 1 second' } },
 };
 

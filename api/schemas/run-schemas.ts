@@ -5,17 +5,25 @@ import { EXAMPLE_RUN_ID } from './api-examples.js';
 export const RunIdParamsSchema = Type.Object({ id: Type.String({ pattern: '^run_[a-z0-9]+$', description: 'The run id POST /v1/runs answered.', examples: [EXAMPLE_RUN_ID] }) });
 export type RunIdParams = Static<typeof RunIdParamsSchema>;
 
+/** One of a few strings, as `enum`: one clear error (`must be equal to one of the allowed values`) and a picker in the UI. */
+function StringEnum<const T extends string>(values: readonly T[], options: { default: NoInfer<T>; description: string; examples: NoInfer<T>[] }) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
 export const ExportQuerySchema = Type.Object({
-  kind: Type.Optional(Type.Union([Type.Literal('documents'), Type.Literal('chats'), Type.Literal('rejected')], {
-    default: 'documents',
-    description: 'Which records: accepted documents, accepted chats, or rejections (with the rule that rejected each).',
-    examples: ['chats'],
-  })),
+  kind: Type.Optional(
+    StringEnum(['documents', 'chats', 'rejected'] as const, {
+      default: 'documents',
+      description: 'Which records: accepted documents, accepted chats, or rejections (with the rule that rejected each).',
+      examples: ['chats'],
+    }),
+  ),
   format: Type.Optional(
-    Type.Union(
-      OUTPUT_FORMATS.map((f) => Type.Literal(f)),
-      { default: 'raw', description: 'raw: the records as stored; text: `{text}` lines; messages: chat `{messages}` (OpenAI style); gemini: `{contents}` for Gemini tuning.', examples: ['messages'] },
-    ),
+    StringEnum(OUTPUT_FORMATS, {
+      default: 'raw',
+      description: 'raw: the records as stored; text: `{text}` lines; messages: chat `{messages}` (OpenAI style); gemini: `{contents}` for Gemini tuning.',
+      examples: ['messages'],
+    }),
   ),
 });
 /** Optional in the query, always there in the handler: Fastify fills in the defaults. */

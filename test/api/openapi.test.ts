@@ -223,6 +223,8 @@ t.test('real answers fit the documented schemas', async (t) => {
     t.equal(res.statusCode, status, `${method} ${url} answers ${status}`, { body: res.body });
     check(t, responseSchema(method, path, status), res.json(), `${method} ${url} ${status}`);
   }
+  const badKind = await app.inject({ method: 'GET', url: `/v1/runs/${id}/export?kind=nope`, headers: auth });
+  t.same(badKind.json(), { error: 'querystring/kind must be equal to one of the allowed values' }, 'one clear error naming the field');
   const unauthorized = await app.inject({ method: 'GET', url: '/v1/runs' });
   t.equal(unauthorized.statusCode, 401);
   check(t, responseSchema('GET', '/v1/runs', 401), unauthorized.json(), 'GET /v1/runs 401');
