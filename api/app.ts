@@ -7,6 +7,7 @@ import { bodyParsersPlugin } from './plugins/body-parsers.js';
 import { queuesBoardPlugin } from './plugins/queues-board.js';
 import { bodyTooLargeProblem } from './body-too-large.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
+import { openapiPlugin } from './plugins/openapi.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { runsRoutes } from './routes/runs.js';
@@ -32,6 +33,10 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal error' });
   });
+  // Response schemas document the answers (OpenAPI at /docs); they do not shape them. Fastify's
+  // default serializer would drop every field a schema does not list and coerce mismatched types,
+  // and the run status grows over time. test/api/openapi.test.ts checks real answers against them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
   // ajv (8.20) coerces a query value such as "1e309" to Infinity and then skips minimum and
   // maximum, so an out-of-range number would reach Redis. Such numbers are refused here.
@@ -46,6 +51,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(authPlugin);
   // Before the routes: it adds its hook to each route as it is registered, after auth's global one, so refused tokens are not counted.
   await app.register(apiRateLimitPlugin);
+  await app.register(openapiPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);
   await app.register(exportRoutes);

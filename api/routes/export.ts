@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { runKeys } from '../../core/keys.js';
 import { stat } from 'node:fs/promises';
@@ -6,6 +7,7 @@ import { ConflictError } from '../../core/errors.js';
 import { committedRecords, recordText, runFilePath, type OutputFile } from '../../core/runs/run-files.js';
 import { formatProblem, formatRecord, type OutputFormat, type OutputKind } from '../export/format-records.js';
 import { ExportQuerySchema, RunIdParamsSchema, type ExportQuery, type RunIdParams } from '../schemas/run-schemas.js';
+import { AUTH_ERRORS, V1_SECURITY, errorResponses } from '../schemas/error-responses.js';
 
 type Withheld = Record<string, string>;
 
@@ -34,7 +36,37 @@ async function* exportLines(dataDir: string, runId: string, kind: OutputKind, of
 export const exportRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: RunIdParams; Querystring: ExportQuery }>(
     '/v1/runs/:id/export',
-    { schema: { params: RunIdParamsSchema, querystring: ExportQuerySchema } },
+    {
+      schema: {
+        summary: "Export a run's output",
+        description:
+          'Streams the committed records of the run as NDJSON (one JSON object per line), as a file download, in the requested training format. ' +
+          'Records withheld by the final pattern check leave the documents/chats export and appear in the rejected one.',
+        tags: ['export'],
+        security: V1_SECURITY,
+        params: RunIdParamsSchema,
+        querystring: ExportQuerySchema,
+        response: {
+          200: {
+            description: 'One record per line.',
+            content: {
+              'application/x-ndjson': {
+                schema: Type.String({
+                  description: 'NDJSON: with `format=messages`, `{"messages": [{"role": "user", …}, {"role": "assistant", …}]}` per line.',
+                  examples: ['{"messages":[{"role":"user","content":"How sure are you?"},{"role":"assistant","content":"About 70%, and here is why."}]}\n'],
+                }),
+              },
+            },
+          },
+          ...errorResponses({
+            400: { description: 'A format that does not fit the kind, or an unknown kind or format.', example: { error: 'format: messages applies to kind=chats' } },
+            ...AUTH_ERRORS,
+            404: {},
+            409: { description: 'Committed records are missing from the data directory: their data was lost.', example: { error: 'documents.jsonl of run run_0mx6fl1c03f9a1c07be is missing but 52311 B were committed: its data was lost (restore the file; an active run repairs itself when its owner reopens it)' } },
+          }),
+        },
+      },
+    },
     async (request, reply) => {
       const run = await app.farm.runs.get(request.params.id);
       const { kind, format } = request.query;

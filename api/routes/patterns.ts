@@ -1,12 +1,28 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { CorpusGate } from '../../core/filters/corpus-gate.js';
 import { resolveFilterSpec } from '../../core/filters/filter-spec.js';
 import { runKeys } from '../../core/keys.js';
 import { RunIdParamsSchema, type RunIdParams } from '../schemas/run-schemas.js';
+import { PATTERNS_EXAMPLE } from '../schemas/api-examples.js';
+import { AUTH_ERRORS, V1_SECURITY, errorResponses } from '../schemas/error-responses.js';
+import { PatternsSchema } from '../schemas/run-action-schemas.js';
+
+const schema = {
+  summary: "A run's pattern report",
+  description: 'The latest LLM pattern audit per kind (patterns, their prevalence, which are active filters) and the most frequent corpus features against their ceilings.',
+  tags: ['patterns'],
+  security: V1_SECURITY,
+  params: RunIdParamsSchema,
+  response: {
+    200: Type.Composite([PatternsSchema], { description: PatternsSchema.description, examples: [PATTERNS_EXAMPLE] }),
+    ...errorResponses({ 400: { description: 'The id is not a run id (`run_…`).' }, ...AUTH_ERRORS, 404: {} }),
+  },
+};
 
 /** A run's pattern report: the latest LLM audit per kind, and the most frequent corpus features. */
 export const patternsRoutes: FastifyPluginAsync = async (app) => {
-  app.get<{ Params: RunIdParams }>('/v1/runs/:id/patterns', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id/patterns', { schema }, async (request) => {
     const { redis, prefix } = app.farm;
     const run = await app.farm.runs.get(request.params.id);
     const spec = resolveFilterSpec(run.spec.filters);

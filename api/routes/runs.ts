@@ -13,14 +13,15 @@ import { PromptLibrary } from '../../core/prompts/prompt-library.js';
 import { estimateRun, upperBoundTasks, type RunEstimate } from '../../producer/run-estimate.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { projectRunCost } from '../../producer/cost-projection.js';
-import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
+import { ListQuerySchema, RunIdParamsSchema, SubmitHeadersSchema, SubmitQuerySchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
+import { runRouteSchemas } from '../schemas/run-route-schemas.js';
 
 /** Submit, list, read, change (budget) and cancel runs. */
 export const runsRoutes: FastifyPluginAsync = async (app) => {
   const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
 
   // `?dryRun=true`: the same validation and limits, then the estimate instead of a run; nothing is written.
-  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { querystring: SubmitQuerySchema, response: { 202: SubmittedSchema, 400: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema } } }, async (request, reply) => {
+  app.post<{ Querystring: SubmitQuery }>('/v1/runs', { schema: { ...runRouteSchemas.submit, querystring: SubmitQuerySchema, headers: SubmitHeadersSchema }, config: runRouteSchemas.submitBody }, async (request, reply) => {
     const spec = validateRunSpec(request.body, { priced: (model) => estimateOptions.prices.priceOf(model) !== undefined });
     // The operator's limits (SDF_ALLOWED_MODELS, SDF_LIMITS, SDF_MAX_*), the fan-out counted as the
     // estimate counts it (without rendering prompts: tens of milliseconds for a long universe).
@@ -34,7 +35,7 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     return reply.code(202).send({ id: run.id, state: run.state, created });
   });
 
-  app.get<{ Querystring: ListQuery }>('/v1/runs', { schema: { querystring: ListQuerySchema } }, async (request) => {
+  app.get<{ Querystring: ListQuery }>('/v1/runs', { schema: { ...runRouteSchemas.list, querystring: ListQuerySchema } }, async (request) => {
     const ids = await app.farm.runs.list(request.query.limit, request.query.offset);
     const runs = [];
     for (const id of ids) {
@@ -59,7 +60,7 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
   };
 
   // One run's status, with its cost projection (the list leaves it out: it needs each run's spec).
-  app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { ...runRouteSchemas.status, params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.getSummary(request.params.id);
     const [status, { spec, estimate }] = await Promise.all([readRunStatus(app.farm.redis, app.farm.prefix, app.farm.runs, run, app.farm.queues), estimateOf(run.id)]);
     const withProjection = { ...status, projection: projectRunCost(spec, status, estimate) };
@@ -75,7 +76,7 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
   });
 
   // Changes what a run may change after submission: its budget (see README, "Budget cap").
-  app.patch<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.patch<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { ...runRouteSchemas.change, params: RunIdParamsSchema }, config: runRouteSchemas.changeBody }, async (request) => {
     const problems = budgetPatchProblems(request.body);
     if (problems.length > 0) throw new SpecError(problems, 'run change');
     const usd = (request.body as { budget: { usd: number } }).budget.usd;
@@ -86,25 +87,25 @@ export const runsRoutes: FastifyPluginAsync = async (app) => {
     return { id: run.id, budget: { usd, ...(previousUsd !== undefined ? { previousUsd } : {}) }, resumes: resumed };
   });
 
-  app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.post<{ Params: RunIdParams }>('/v1/runs/:id/cancel', { schema: { ...runRouteSchemas.cancel, params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.get(request.params.id);
     const cancelled = await cancelRun(app.farm.runs, app.farm.queues, run.id);
     return { id: run.id, state: cancelled ? 'cancelled' : run.state, cancelled };
   });
 
   // Everything of the run goes: Redis state and files. An active run is cancelled first.
-  app.delete<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.delete<{ Params: RunIdParams }>('/v1/runs/:id', { schema: { ...runRouteSchemas.remove, params: RunIdParamsSchema } }, async (request) => {
     const { redis, prefix, runs, queues, dataDir, leaseTtlMs } = app.farm;
     const removed = await deleteRun({ redis, prefix, runs, queues, dataDir, leaseTtlMs }, request.params.id);
     return { id: request.params.id, deleted: true, ...removed };
   });
 
-  app.get<{ Params: RunIdParams }>('/v1/runs/:id/failed', { schema: { params: RunIdParamsSchema } }, async (request) => {
+  app.get<{ Params: RunIdParams }>('/v1/runs/:id/failed', { schema: { ...runRouteSchemas.failed, params: RunIdParamsSchema } }, async (request) => {
     const run = await app.farm.runs.get(request.params.id);
     return { failed: await listDeadLetters(app.farm.redis, app.farm.prefix, run.id) };
   });
 
-  app.post<{ Params: RunIdParams }>('/v1/runs/:id/retry-failed', { schema: { params: RunIdParamsSchema } }, async (request, reply) => {
+  app.post<{ Params: RunIdParams }>('/v1/runs/:id/retry-failed', { schema: { ...runRouteSchemas.retryFailed, params: RunIdParamsSchema } }, async (request, reply) => {
     const run = await app.farm.runs.get(request.params.id);
     const retried = await retryFailed(app.farm.redis, app.farm.prefix, app.farm.runs, app.farm.queues, run.id, app.farm.taskAttempts);
     return reply.code(202).send({ id: run.id, retried });
