@@ -7,6 +7,8 @@ export type RunIdParams = Static<typeof RunIdParamsSchema>;
 export const ExportQuerySchema = Type.Object({
   kind: Type.Union([Type.Literal('documents'), Type.Literal('chats'), Type.Literal('rejected')], { default: 'documents' }),
   format: Type.Union(OUTPUT_FORMATS.map((f) => Type.Literal(f)), { default: 'raw' }),
+  /** Skip this many records of the export (what an interrupted download already holds), so it can resume. */
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type ExportQuery = Static<typeof ExportQuerySchema>;
 
