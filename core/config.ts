@@ -105,6 +105,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_DAILY_BUDGET_USD', default: '(unset)', description: 'Farm-wide budget per model per Pacific day, JSON `{"<model>": usd}`: each call reserves its worst-case cost against it; once spent, that model\'s calls wait for the next Pacific day (status says which). Every model listed needs a price.' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
   { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
+  { name: 'SDF_API_URL', default: 'http://127.0.0.1:8080', description: "The farm API the remote CLI commands (`submit`, `status`, `watch`, `export`, `cancel`, `retry-failed`, `delete`) talk to; `--api` overrides it. They send `SDF_API_TOKEN` as the bearer token." },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
   { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
   { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'A run\'s lease: the `serve` that owns a run renews it every third of this; if it stops, another `serve` takes the run over after it.' },
