@@ -101,12 +101,11 @@ t.test('with a token: every remote command, refused without it', async (t) => {
   const cancel = await sdfFarm(['cancel', queuedId], withToken);
   t.equal(cancel.code, 0, cancel.stderr);
   t.equal(cancel.stdout, `run ${queuedId} cancelled\n`);
-  const watchCancelled = await sdfFarm(['watch', queuedId], withToken);
-  t.equal(watchCancelled.code, 1, 'watch of a run that ended cancelled: exit 1');
-  t.match(watchCancelled.stderr, new RegExp(`run ${queuedId} \\(remote-cli\\): cancelled`));
 
   await farm.startWorker();
-  const waited = await sdfFarm(['submit', spec, '--wait', '--interval', '200'], withToken);
+  const [watchCancelled, waited] = await Promise.all([sdfFarm(['watch', queuedId], withToken), sdfFarm(['submit', spec, '--wait', '--interval', '200'], withToken)]);
+  t.equal(watchCancelled.code, 1, 'watch of a run that ended cancelled: exit 1');
+  t.match(watchCancelled.stderr, new RegExp(`run ${queuedId} \\(remote-cli\\): cancelled`));
   t.equal(waited.code, 0, `submit --wait of a run that completes: exit 0 (${waited.stderr})`);
   const runId = waited.stdout.trim();
   t.match(runId, /^run_[a-z0-9]+$/, 'submit --wait prints the run id on stdout (the progress goes to stderr)');
@@ -158,22 +157,21 @@ t.test('with a token: every remote command, refused without it', async (t) => {
   t.equal(mismatch.code, 2, 'a file holding another export is not appended to');
   t.match(mismatch.stderr, /does not continue this export .*--restart/);
   t.equal(readFileSync(other, 'utf8'), otherExport.split('\n').slice(0, 2).join('\n') + '\n', 'and is left as it was');
-  const restarted = await sdfFarm(['export', runId, '-o', other, '--restart'], withToken);
-  t.equal(restarted.code, 0, restarted.stderr);
-  t.equal(readFileSync(other, 'utf8'), apiExport, '--restart overwrites it');
 
-  const [retry, unknown, badKind] = await Promise.all([
+  const [restarted, retry, unknown, badKind, deleted] = await Promise.all([
+    sdfFarm(['export', runId, '-o', other, '--restart'], withToken),
     sdfFarm(['retry-failed', runId, '--json'], withToken),
     sdfFarm(['status', 'run_nosuchrun0'], withToken),
     sdfFarm(['export', runId, '--kind', 'people'], withToken),
+    sdfFarm(['delete', queuedId, '--json'], withToken),
   ]);
+  t.equal(restarted.code, 0, restarted.stderr);
+  t.equal(readFileSync(other, 'utf8'), apiExport, '--restart overwrites it');
   t.equal(retry.code, 0, retry.stderr);
   t.same(JSON.parse(retry.stdout), { id: runId, retried: 0 }, 'retry-failed --json: the API\'s answer');
   t.equal(unknown.code, 5, 'an unknown run: exit 5');
   t.match(unknown.stderr, /run run_nosuchrun0 not found at http/);
   t.equal(badKind.code, 2, 'a bad option value: exit 2');
-
-  const deleted = await sdfFarm(['delete', queuedId, '--json'], withToken);
   t.equal(deleted.code, 0, deleted.stderr);
   t.match(JSON.parse(deleted.stdout), { id: queuedId, deleted: true });
   t.equal((await api(farm, `/v1/runs/${queuedId}`, TOKEN)).status, 404, 'the run is gone');
@@ -182,20 +180,22 @@ t.test('with a token: every remote command, refused without it', async (t) => {
 t.test('without a token, on a farm that needs none', async (t) => {
   const farm = await startTestFarm(t);
   await farm.startWorker();
-  const { spec } = specFiles(t);
+  const { dir, spec } = specFiles(t);
+  const other = join(dir, 'other.yaml');
+  writeFileSync(other, SPEC.replace('name: remote-cli', 'name: remote-cli-2').replace('Aster', 'Vega'));
   const env = { SDF_API_URL: farm.apiUrl };
 
-  const waited = await sdfFarm(['submit', spec, '--wait', '--json', '--interval', '200'], env);
+  // Two runs at once: one followed by watch, one by submit --wait. The second spec differs, so its
+  // calls are not answered from the first one's response cache (it runs, it does not just finish).
+  const submitted = await sdfFarm(['submit', spec], env);
+  const runId = submitted.stdout.trim();
+  const [watched, waited] = await Promise.all([sdfFarm(['watch', runId, '--interval', '200'], env), sdfFarm(['submit', other, '--wait', '--json', '--interval', '200'], env)]);
   t.equal(waited.code, 0, waited.stderr);
   const final = JSON.parse(waited.stdout) as { id: string; state: string };
   t.equal(final.state, 'completed', 'submit --wait --json prints the final status');
-
-  const submitted = await sdfFarm(['submit', spec], env);
-  const runId = submitted.stdout.trim();
-  const watched = await sdfFarm(['watch', runId, '--interval', '200'], env);
   t.equal(watched.code, 0, `watch exits 0 once the run completes (${watched.stderr})`);
   t.match(watched.stderr, new RegExp(`^run ${runId} \\(remote-cli\\): completed, \\$\\d+\\.\\d{4} spent$`, 'm'));
-  t.match(watched.stderr, /^ {2}revise \d+\/\d+ tasks \| .* \| accepted \d+% \| \$\d+\.\d{4}$/m);
+  t.match(watched.stderr, /^ {2}documents \d+\/\d+ tasks \| .* \| accepted \d+% \| \$\d+\.\d{4}$/m);
 
   const [status, exported, cancel] = await Promise.all([
     sdfFarm(['status', final.id, '--json'], env),
@@ -206,8 +206,6 @@ t.test('without a token, on a farm that needs none', async (t) => {
   t.equal(exported.stdout, await (await api(farm, `/v1/runs/${final.id}/export?kind=rejected`)).text());
   t.equal(cancel.code, 0);
   t.equal(cancel.stdout, `run ${final.id} was already completed; nothing to cancel\n`);
-  const deleted = await sdfFarm(['delete', runId], env);
-  t.equal(deleted.stdout, `run ${runId} deleted\n`);
 });
 
 t.test('every command\'s --help ends with an example', async (t) => {
