@@ -47,6 +47,8 @@ export async function readExportFileState(path: string): Promise<ExportFileState
  */
 export class ExportLines extends Transform {
   records = 0;
+  /** Bytes passed on (after the overlap). */
+  bytes = 0;
   #expect: Buffer | undefined;
   #pending: Buffer | undefined;
 
@@ -69,6 +71,7 @@ export class ExportLines extends Transform {
       this.#pending = undefined;
     }
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.records++;
+    this.bytes += chunk.length;
     done(null, chunk);
   }
 

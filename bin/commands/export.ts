@@ -39,19 +39,24 @@ async function exportRun(client: FarmApiClient, [runId]: string[], options: Expo
   const file = options.output;
   const what = `${options.kind} (${options.format}) of run ${runId}`;
   let skip = 0;
+  let keepBytes = 0;
   let lastLine: Buffer | undefined;
   if (file && !options.restart && existsSync(file)) {
     const state = await readExportFileState(file);
-    // A record cut off mid-line is dropped and asked for again.
-    if (state.size > state.completeBytes) truncateSync(file, state.completeBytes);
     skip = state.lines;
+    keepBytes = state.completeBytes;
     lastLine = state.lastLine;
   }
   // Resuming asks for one record more than needed: the overlap proves FILE is this export.
   const body = await client.exportStream(runId!, { kind: options.kind, format: options.format, offset: Math.max(0, skip - 1) });
   const lines = new ExportLines(lastLine, file ?? 'stdout');
   try {
-    await pipeline(Readable.fromWeb(body as WebReadableStream), lines, file ? createWriteStream(file, { flags: skip > 0 ? 'a' : 'w' }) : process.stdout);
+    // Written from the end of FILE's last whole line: a record cut off there is written again,
+    // whole. Nothing is written before the overlap check passes, so a refused FILE stays as it was.
+    const sink = file ? createWriteStream(file, skip > 0 ? { flags: 'r+', start: keepBytes } : { flags: 'w' }) : process.stdout;
+    await pipeline(Readable.fromWeb(body as WebReadableStream), lines, sink);
+    // What followed the last whole line and was not overwritten goes (a cut-off record the export no longer has).
+    if (file && skip > 0) truncateSync(file, keepBytes + lines.bytes);
   } catch (err) {
     if (err instanceof CliError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -142,7 +142,8 @@ t.test('with a token: every remote command, refused without it', async (t) => {
   const keep = 3;
   writeFileSync(cut, lines.slice(0, keep).map((l) => `${l}\n`).join('') + lines[keep]!.slice(0, 40));
   const otherExport = await (await api(farm, `/v1/runs/${runId}/export?format=text`, TOKEN)).text();
-  writeFileSync(other, otherExport.split('\n').slice(0, 2).join('\n') + '\n');
+  const otherText = otherExport.split('\n').slice(0, 2).join('\n') + '\n{"text":"cut of';
+  writeFileSync(other, otherText);
   const [toFile, resumed, mismatch] = await Promise.all([
     sdfFarm(['export', runId, '--kind', 'documents', '--format', 'raw', '-o', full, '--json'], withToken),
     sdfFarm(['export', runId, '-o', cut], withToken),
@@ -156,7 +157,7 @@ t.test('with a token: every remote command, refused without it', async (t) => {
   t.match(resumed.stdout, `(${keep} were there; ${lines.length - keep} added)`);
   t.equal(mismatch.code, 2, 'a file holding another export is not appended to');
   t.match(mismatch.stderr, /does not continue this export .*--restart/);
-  t.equal(readFileSync(other, 'utf8'), otherExport.split('\n').slice(0, 2).join('\n') + '\n', 'and is left as it was');
+  t.equal(readFileSync(other, 'utf8'), otherText, 'and is left as it was, its cut-off last line too');
 
   const [restarted, retry, unknown, badKind, deleted] = await Promise.all([
     sdfFarm(['export', runId, '-o', other, '--restart'], withToken),
