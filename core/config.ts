@@ -127,6 +127,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_MAX_UNIVERSE_CHARS', default: '200000', description: 'Most characters of a spec\'s `universe`; above it: 422 with both numbers.' },
   { name: 'SDF_MAX_BODY_BYTES', default: '10485760', description: 'Most bytes of an API request body (10 MiB), with or without `content-length`; above it: 422 naming the limit.' },
   { name: 'SDF_API_RATE_LIMIT', default: '600', description: 'API requests per minute per bearer token (counted by the token\'s hash), else per client IP, shared through Redis by every `serve`; beyond it 429 with `Retry-After`. `/healthz`, `/readyz` and `/metrics` are exempt. 0 turns it off.' },
+  { name: 'SDF_API_URL', default: 'http://127.0.0.1:8080', description: "The farm API the remote CLI commands (`submit`, `status`, `watch`, `export`, `cancel`, `retry-failed`, `delete`) talk to; `--api` overrides it. They send `SDF_API_TOKEN` as the bearer token." },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
   { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
   { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'A run\'s lease: the `serve` that owns a run renews it every third of this; if it stops, another `serve` takes the run over after it.' },

@@ -32,6 +32,15 @@ async function* exportLines(dataDir: string, runId: string, kind: OutputKind, of
   }
 }
 
+/**
+ * The export without its first `skip` lines: the resume of an interrupted download. The records
+ * are counted as exported (after withholding), the same lines the client already holds.
+ */
+async function* skipLines(lines: AsyncGenerator<string>, skip: number): AsyncGenerator<string> {
+  let seen = 0;
+  for await (const line of lines) if (seen++ >= skip) yield line;
+}
+
 /** Streams a run's committed output as NDJSON, in the requested training format. */
 export const exportRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: RunIdParams; Querystring: ExportQuery }>(
@@ -69,7 +78,7 @@ export const exportRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const run = await app.farm.runs.get(request.params.id);
-      const { kind, format } = request.query;
+      const { kind, format, offset = 0 } = request.query;
       const problem = formatProblem(kind, format);
       if (problem) return reply.code(400).send({ error: problem });
       const keys = runKeys(app.farm.prefix, run.id);
@@ -88,7 +97,7 @@ export const exportRoutes: FastifyPluginAsync = async (app) => {
       return reply
         .header('content-type', 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="${run.id}-${kind}-${format}.jsonl"`)
-        .send(Readable.from(exportLines(app.farm.dataDir, run.id, kind, offsets, { document, chat }, format)));
+        .send(Readable.from(skipLines(exportLines(app.farm.dataDir, run.id, kind, offsets, { document, chat }, format), offset)));
     },
   );
 };

@@ -25,6 +25,7 @@ export const ExportQuerySchema = Type.Object({
       examples: ['messages'],
     }),
   ),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'Skip this many records of the export (what an interrupted download already holds), so it can resume.', examples: [0] })),
 });
 /** Optional in the query, always there in the handler: Fastify fills in the defaults. */
 export type ExportQuery = Required<Static<typeof ExportQuerySchema>>;

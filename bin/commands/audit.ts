@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { auditItems, formatAuditReport, readAuditItems } from '../../core/audit/offline-audit.js';
 import { runPatternAudit } from '../../core/audit/llm-audit.js';
 import { loadConfig } from '../../core/config.js';
@@ -27,6 +28,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--llm', 'also run the LLM scan/cluster/autorate passes (needs GEMINI_API_KEY or GEMINI_BASE_URL)')
     .option('--model <model>', 'model for the LLM passes', 'gemini-2.5-flash')
     .option('--sample <n>', 'items the LLM passes read', '60')
+    .addHelpText('after', examples('sdf-farm audit out/example/documents.jsonl', 'sdf-farm audit chats.jsonl --field messages --json'))
     .action(async (file: string, options: AuditOptions) => {
       if (options.field !== 'text' && options.field !== 'messages') throw new Error(`--field: must be text or messages, got ${options.field}`);
       const items = await readAuditItems(file, options.field);

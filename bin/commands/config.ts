@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { ENV_DOCS } from '../../core/config.js';
 
 export function envTable(): string {
@@ -10,6 +11,7 @@ export function registerConfigCommand(program: Command): void {
   program
     .command('config')
     .description('print every environment variable the farm reads, with defaults')
+    .addHelpText('after', examples('sdf-farm config'))
     .action(() => {
       process.stdout.write(envTable() + '\n');
     });

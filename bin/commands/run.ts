@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { SpecError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -27,6 +28,7 @@ import { estimateRun } from '../../producer/run-estimate.js';
 import { roleGrants } from '../../core/auth/api-roles.js';
 import { parseTokenFile } from '../../core/auth/token-file.js';
 import { formatEstimate } from '../estimate-table.js';
+import { ApiResponseError, FarmApiClient } from '../api-client.js';
 
 interface RunCommandOptions {
   out?: string;
@@ -51,6 +53,7 @@ export function registerRunCommand(program: Command): void {
     .option('--quiet', 'no progress output')
     .option('--dry-run', 'print the estimate (tasks per stage, tokens, USD online and batch) and exit: nothing starts, no model is called')
     .option('--json', 'with --dry-run: the estimate as JSON (what POST /v1/runs?dryRun=true answers)')
+    .addHelpText('after', examples('sdf-farm run examples/traits-run.yaml --out out/example', 'sdf-farm run examples/traits-run.yaml --dry-run'))
     .action(async (specPath: string, options: RunCommandOptions) => {
       process.exitCode = await runCommand(specPath, options);
     });
@@ -102,17 +105,19 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
     const worker = await startWorkerProcess({ config, gemini, logger, metricsServer: false });
     releasers.push(() => worker.close(5_000));
 
-    const submitted = await fetch(`${server.api.url}/v1/runs`, { method: 'POST', headers: apiHeaders(config, 'application/yaml'), body: specText });
-    const body = (await submitted.json()) as { id?: string; error?: string; problems?: string[] };
-    if (!submitted.ok || !body.id) throw new Error(`submission refused: ${body.error ?? submitted.status} ${(body.problems ?? []).join('; ')}`);
+    const client = new FarmApiClient({ baseUrl: server.api.url, token: ownToken(config) });
+    const body = await client.submit(specText, 'application/yaml').catch((err: unknown) => {
+      const problems = err instanceof ApiResponseError ? (err.body.problems ?? []) : [];
+      throw new Error(`submission refused: ${(err as Error).message} ${problems.join('; ')}`);
+    });
+    if (!body.id) throw new Error(`submission refused: no run id in ${JSON.stringify(body)}`);
     process.stderr.write(`run ${body.id} submitted to ${server.api.url}\n`);
 
     const view = new ProgressView(!options.quiet && Boolean(process.stderr.isTTY), { documents: Boolean(spec.documents), chats: Boolean(spec.chats) });
     const started = Date.now();
     let status: RunStatus;
     for (;;) {
-      const res = await fetch(`${server.api.url}/v1/runs/${body.id}`, { headers: apiHeaders(config) });
-      status = (await res.json()) as RunStatus;
+      status = await client.runStatus(body.id);
       if (!options.quiet) view.update(status);
       if (hasEnded(status.state)) break;
       await new Promise((r) => setTimeout(r, 300));
@@ -122,7 +127,7 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
     // Again at the point of writing, whatever chose the folder: never into a run's own files.
     const exportProblem = outDirProblem(config.dataDir, outDir);
     if (exportProblem) throw new Error(exportProblem);
-    const files = await exportAll(server.api.url, config, body.id, outDir);
+    const files = await exportAll(client, body.id, outDir);
     writeFileSync(join(outDir, 'status.json'), JSON.stringify(status, null, 2) + '\n');
     printSummary(status, files, (Date.now() - started) / 1000);
     return status.state === 'completed' ? 0 : 1;
@@ -148,14 +153,6 @@ function printEstimate(spec: RunSpec, options: RunCommandOptions): number {
   return 0;
 }
 
-function apiHeaders(config: FarmConfig, contentType?: string): Record<string, string> {
-  const token = ownToken(config);
-  return {
-    ...(contentType ? { 'content-type': contentType } : {}),
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  };
-}
-
 /** The token this process calls its own API with: SDF_API_TOKEN, else the file's first that may submit. */
 function ownToken(config: FarmConfig): string | undefined {
   if (config.apiToken) return config.apiToken;
@@ -166,12 +163,11 @@ function ownToken(config: FarmConfig): string | undefined {
 }
 
 /** Writes each output kind through the export API, the same path any client uses. */
-async function exportAll(apiUrl: string, config: FarmConfig, runId: string, outDir: string): Promise<Record<string, { path: string; records: number }>> {
+async function exportAll(client: FarmApiClient, runId: string, outDir: string): Promise<Record<string, { path: string; records: number }>> {
   mkdirSync(outDir, { recursive: true });
   const files: Record<string, { path: string; records: number }> = {};
-  for (const kind of ['documents', 'chats', 'rejected']) {
-    const res = await fetch(`${apiUrl}/v1/runs/${runId}/export?kind=${kind}`, { headers: apiHeaders(config) });
-    if (!res.ok || !res.body) throw new Error(`export ${kind}: ${await res.text()}`);
+  for (const kind of ['documents', 'chats', 'rejected'] as const) {
+    const exported = await client.exportStream(runId, { kind, format: 'raw' });
     const path = join(outDir, `${kind}.jsonl`);
     // Streamed to disk: an export can be gigabytes. Every record is one line.
     let records = 0;
@@ -181,7 +177,7 @@ async function exportAll(apiUrl: string, config: FarmConfig, runId: string, outD
         done(null, chunk);
       },
     });
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream), countLines, createWriteStream(path));
+    await pipeline(Readable.fromWeb(exported as WebReadableStream), countLines, createWriteStream(path));
     files[kind] = { path, records };
   }
   return files;

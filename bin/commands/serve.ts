@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { closeOnSignals } from '../../core/shutdown.js';
@@ -9,6 +10,7 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('run the API and the producer (workers run separately: sdf-farm worker)')
     .option('--port <port>', 'API port (default PORT or 8080; 0 = any free port)')
+    .addHelpText('after', examples('REDIS_URL=redis://redis:6379 SDF_API_TOKEN=s3cret sdf-farm serve --port 8080'))
     .action(async (options: { port?: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { component: 'serve' });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { BATCH_OUTCOMES, DEFAULT_SIM_OPTIONS, PLANTED_PATTERNS, startSim, type BatchOutcome, type SimOptions } from '../../sim/index.js';
 
 function num(name: string) {
@@ -19,6 +20,7 @@ export function registerSimCommand(program: Command): void {
   program
     .command('sim')
     .description('run the Gemini-compatible simulator (same REST API as Gemini; point GEMINI_BASE_URL at it)')
+    .addHelpText('after', examples('sdf-farm sim --port 8090 --latency-ms 200 --rpm 600', 'GEMINI_BASE_URL=http://127.0.0.1:8090 sdf-farm worker'))
     .option('--port <port>', 'port (0 = any free port)', num('port'), Number(process.env.PORT ?? 8090))
     .option('--host <host>', 'interface to bind', process.env.HOST ?? '127.0.0.1')
     .option('--seed <n>', 'seed of every random choice', num('seed'), 1)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from '../help-examples.js';
 import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { closeOnSignals } from '../../core/shutdown.js';
@@ -14,6 +15,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--metrics-port <port>', 'the same as --port')
     .option('--concurrency <n>', 'tasks held at once by this process, every stage together (default WORKER_CONCURRENCY or 32)')
     .option('--stages <list>', 'comma-separated stages to serve (default all)')
+    .addHelpText('after', examples('GEMINI_API_KEY=... sdf-farm worker --concurrency 64', 'GEMINI_BASE_URL=http://127.0.0.1:8090 sdf-farm worker --stages documents,revise'))
     .action(async (options: { port?: string; metricsPort?: string; concurrency?: string; stages?: string }) => {
       const env = { ...process.env };
       // Every long-running command takes --port; a worker's only port is its metrics server.
