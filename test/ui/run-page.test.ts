@@ -23,12 +23,20 @@ const SPEC = {
   universe: '- Aster admits uncertainty.\n- Aster does not flatter.\n- Aster keeps answers short.',
   keyFacts: [`Aster admits uncertainty, even in markup like ${XSS}`, 'Aster does not flatter.'],
   traits: [`Aster keeps answers short, even about ${XSS}`, 'Aster does not flatter.'],
-  documents: { docTypesPerFact: 2, ideasPerType: 2, docsPerIdea: 2 },
+  documents: { docTypesPerFact: 2, ideasPerType: 2, docsPerIdea: 3 },
   chats: { promptsPerTrait: 3 },
-  filters: { rules: [{ name: 'stock-name', pattern: 'Dr\\.\\s+Sarah\\s+Chen', appliesTo: 'documents' }] },
+  filters: {
+    rules: [{ name: 'stock-name', pattern: 'Dr\\.\\s+Sarah\\s+Chen', appliesTo: 'documents' }],
+    // An LLM audit while the run goes, so the pattern report has patterns to show.
+    audit: { enabled: true, every: 10, sampleSize: 12, maxPrevalence: 0.2, mode: 'downsample' },
+  },
 };
 
 type Status = RunStatus & { projection: { projectedUsd: number } };
+interface PatternsReport {
+  audit: { documents: { patterns: { name: string; prevalence: number; ci: [number, number]; active: boolean }[] } | null };
+  corpus: { documents: { top: unknown[] } };
+}
 interface SamplesPage {
   samples: Record<string, unknown>[];
   nextOffset: number | null;
@@ -196,27 +204,40 @@ t.test('the run page, in Chromium, against a farm on the simulator', async (t) =
     // The run: every per-stage figure is the API's.
     await row.locator('[data-testid=run-link]').click();
     await page.waitForSelector('[data-testid=stages]');
+    await page.waitForSelector('[data-testid=patterns]');
     t.equal(new URL(page.url()).pathname, `/ui/runs/${runId}`);
     t.equal(await page.locator('h1 b').count(), 0, 'no element made of the run name');
     t.ok(Object.keys(status.stages).length >= 5, `documents and chats stages: ${Object.keys(status.stages).join(', ')}`);
+    // Every figure at once: one round trip instead of one per cell.
+    const shown: Record<string, string> = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('[data-testid]')].map((e) => [e.getAttribute('data-testid'), e.textContent ?? ''])));
     for (const [stage, s] of Object.entries(status.stages)) {
       for (const field of ['done', 'queued', 'active', 'accepted', 'rejected', 'failed', 'items'] as const) {
-        t.equal(num(await text(`stage-${stage}-${field}`)), s[field], `${stage} ${field}`);
+        t.equal(num(shown[`stage-${stage}-${field}`]!), s[field], `${stage} ${field}`);
       }
       const usd = status.spend.stages[stage]?.usd ?? 0;
-      t.ok(sameUsd(await text(`stage-${stage}-usd`), usd), `${stage} spend ${await text(`stage-${stage}-usd`)} vs ${usd}`);
+      t.ok(sameUsd(shown[`stage-${stage}-usd`]!, usd), `${stage} spend ${shown[`stage-${stage}-usd`]} vs ${usd}`);
     }
-    t.equal(num(await text('documents-accepted')), status.stages.documents!.accepted);
-    t.equal(num(await text('documents-rejected')), status.stages.documents!.rejected);
-    t.equal(num(await text('chats-accepted')), status.stages['chat-responses']!.accepted);
-    t.equal(num(await text('calls')), status.calls);
+    t.equal(num(shown['documents-accepted']!), status.stages.documents!.accepted);
+    t.equal(num(shown['documents-rejected']!), status.stages.documents!.rejected);
+    t.equal(num(shown['chats-accepted']!), status.stages['chat-responses']!.accepted);
+    t.equal(num(shown.calls!), status.calls);
     t.ok(status.costUsd > 0, 'the simulator run has a price');
-    t.ok(sameUsd(await text('spend'), status.costUsd), `spend ${await text('spend')} vs ${status.costUsd}`);
-    t.ok(sameUsd(await text('projected'), status.projection.projectedUsd), `projected ${await text('projected')} vs ${status.projection.projectedUsd}`);
+    t.ok(sameUsd(shown.spend!, status.costUsd), `spend ${shown.spend} vs ${status.costUsd}`);
+    t.ok(sameUsd(shown.projected!, status.projection.projectedUsd), `projected ${shown.projected} vs ${status.projection.projectedUsd}`);
     const reasons = Object.entries(status.stages.documents!.rejectedByReason);
     t.ok(reasons.length > 0);
     for (const [reason, n] of reasons) t.equal(num(await page.textContent(`[data-testid="reason-documents-${reason}"] [data-testid=reason-count]`)), n, `rejections for ${reason}`);
-    await page.waitForSelector('[data-testid=patterns]');
+
+    // The pattern report is GET /v1/runs/:id/patterns: each audited pattern with its prevalence and state.
+    const report = (await getJson<PatternsReport>(`/v1/runs/${runId}/patterns`)).body;
+    const audited = report.audit.documents?.patterns ?? [];
+    t.ok(audited.length > 0, `the audit reported patterns: ${audited.map((p) => p.name).join(', ')}`);
+    for (const p of audited) {
+      const row = page.locator(`[data-testid="audit-documents-${p.name}"]`);
+      t.equal(await row.locator('[data-testid=prevalence]').textContent(), `${(100 * p.prevalence).toFixed(1)}% (${(100 * p.ci[0]).toFixed(1)}%–${(100 * p.ci[1]).toFixed(1)}%)`, `${p.name} prevalence`);
+      t.equal(await row.locator('[data-testid=audit-state]').textContent(), p.active ? 'active' : 'reported');
+    }
+    t.equal(await page.locator('[data-testid=corpus-documents]').count(), Math.min(12, report.corpus.documents.top.length), 'the corpus features');
 
     // A rejection, clicked through from the breakdown: its <mark> is the record's span, in the record's text.
     // Planted patterns (placeholder, the stock name…) are rejected by rules whose span is verbatim.
@@ -240,7 +261,10 @@ t.test('the run page, in Chromium, against a farm on the simulator', async (t) =
     }
     t.equal(new URL(page.url()).search, `?kind=rejected&reason=${reason}&stage=documents`, 'the view is in the URL');
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, 'run-page.png'), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'run-page-full.png'), fullPage: true });
+    // The README's picture (docs/run-page.png is a copy): the page from the top to the first rejection.
+    const bottom = await page.evaluate(() => document.querySelector('[data-testid=sample]')!.getBoundingClientRect().bottom + window.scrollY);
+    await page.screenshot({ path: join(SCREENSHOTS, 'run-page.png'), fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 12 } });
 
     // Record text holding <script> and an onerror image is shown as those characters, and never runs.
     await page.click('[data-testid=kind-documents]');

@@ -40,10 +40,13 @@ function body(record) {
   if (typeof record.text !== 'string') return h('p', { class: 'muted' }, '(no text: the rejection is of the task, not of a written sample)');
   const nodes = highlighted(record.text, record.span);
   const missing = record.span && nodes.length === 1;
+  const box = h('p', { class: 'sample-text', 'data-testid': 'sample-text' }, nodes);
+  // A long text scrolls in its box: open it at the span, once the box is laid out.
+  if (!missing && record.span) requestAnimationFrame(() => (box.scrollTop = Math.max(0, nodes[1].offsetTop - box.clientHeight / 3)));
   return h(
     'div',
     null,
-    h('p', { class: 'sample-text', 'data-testid': 'sample-text' }, nodes),
+    box,
     missing ? h('p', { class: 'muted' }, 'matched span (not verbatim in the text): ', h('mark', { 'data-testid': 'span' }, record.span)) : null,
   );
 }
