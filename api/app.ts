@@ -1,6 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ConflictError, NotFoundError, SpecError } from '../core/errors.js';
 import { authPlugin } from './plugins/auth.js';
+import { bodyParsersPlugin } from './plugins/body-parsers.js';
+import { queuesBoardPlugin } from './plugins/queues-board.js';
 import { farmServicesPlugin, type FarmServices } from './plugins/farm-services.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,7 +28,16 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
     return reply.code(500).send({ error: 'internal error' });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url}` }));
+  // ajv (8.20) coerces a query value such as "1e309" to Infinity and then skips minimum and
+  // maximum, so an out-of-range number would reach Redis. Such numbers are refused here.
+  app.addHook('preValidation', async (request) => {
+    for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+      const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      if (number === Infinity || number === -Infinity) throw Object.assign(new Error(`querystring/${name} must be a finite number, got "${String(value).slice(0, 40)}"`), { statusCode: 400 });
+    }
+  });
   await app.register(farmServicesPlugin, { services });
+  await app.register(bodyParsersPlugin);
   await app.register(authPlugin);
   await app.register(healthRoutes);
   await app.register(runsRoutes);
@@ -34,6 +45,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(patternsRoutes);
   await app.register(samplesRoutes);
   await app.register(uiRoutes);
+  await app.register(queuesBoardPlugin);
 
   return app;
 }

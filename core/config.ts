@@ -3,7 +3,9 @@
  * configuration table is generated from ENV_DOCS (`sdf-farm config --markdown`), so the two
  * cannot drift. Parsed once per process; bad values throw naming the variable.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { parseTokenFile } from './auth/token-file.js';
 import { parseLimits } from './limiter/model-limits.js';
 import { loadPriceTable } from './cost/price-file.js';
 import { parseDailyBudgets, type DailyBudgets } from './budget/daily-budgets.js';
@@ -32,7 +34,10 @@ export interface FarmConfig {
   pricesFile: string | undefined;
   /** The farm limiter's sliding window (RPM and TPM count within it): a minute plus a margin. */
   limiterWindowMs: number;
+  /** SDF_API_TOKEN: one API token of role admin. */
   apiToken: string | undefined;
+  /** SDF_API_TOKENS_FILE: a file of API tokens with roles, re-read when it changes. */
+  apiTokensFile: string | undefined;
   /** How long a worker's claim on a task lasts without renewal (renewed while it runs). */
   lockDurationMs: number;
   /** How often workers look for tasks whose worker died. */
@@ -104,7 +109,8 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'SDF_LIMITER_WINDOW_MS', default: '61000', description: 'Window the farm\'s RPM and TPM limits count in: a minute plus a second, so network jitter cannot put more than a quota into one of the provider\'s minutes. Shorter only to scale a quota test down in time (`rpm` then means requests per this window).' },
   { name: 'SDF_DAILY_BUDGET_USD', default: '(unset)', description: 'Farm-wide budget per model per Pacific day, JSON `{"<model>": usd}`: each call reserves its worst-case cost against it; once spent, that model\'s calls wait for the next Pacific day (status says which). Every model listed needs a price.' },
   { name: 'PROMPTS_DIR', default: '(unset)', description: 'Folder overriding the built-in prompt templates (same layout as `prompts/`).' },
-  { name: 'SDF_API_TOKEN', default: '(unset)', description: 'When set, the API requires `Authorization: Bearer <token>` (except health and metrics).' },
+  { name: 'SDF_API_TOKEN', default: '(unset)', description: 'One API token of role `admin`: the API then requires `Authorization: Bearer <token>` (open: `/healthz`, `/readyz`, `/metrics`, `/ui`, `/docs`). With neither this nor `SDF_API_TOKENS_FILE`, `serve` and `run` refuse to listen on anything but loopback (127.0.0.0/8, ::1, localhost). See Authentication.' },
+  { name: 'SDF_API_TOKENS_FILE', default: '(unset)', description: 'YAML or JSON file listing API tokens, each `{token, role, name?}` with role `read`, `submit` or `admin` (tokens of 16+ characters). Checked every second and re-read when it changes: tokens are added and revoked without a restart. A bad entry stops the process at start-up naming the entry, line and field; a bad rewrite later revokes the file\'s tokens until it is fixed. See Authentication.' },
   { name: 'SDF_LOCK_DURATION_MS', default: '60000', description: 'A worker\'s claim on a task without renewal; a killed worker\'s tasks come back after about this long.' },
   { name: 'SDF_STALLED_INTERVAL_MS', default: '30000', description: 'How often workers look for tasks whose worker died.' },
   { name: 'SDF_PRODUCER_LOCK_TTL_MS', default: '15000', description: 'A run\'s lease: the `serve` that owns a run renews it every third of this; if it stops, another `serve` takes the run over after it.' },
@@ -148,6 +154,19 @@ function validPricesFile(path: string | undefined): string | undefined {
   return path;
 }
 
+/** Read and checked at start-up: a bad token file stops the process naming the entry, line and field. */
+function validTokensFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`SDF_API_TOKENS_FILE ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  parseTokenFile(text, path);
+  return path;
+}
+
 /** Checked at start-up so a typo in SDF_LIMITS stops the process with the field named. */
 function validLimits(json: string | undefined): string | undefined {
   parseLimits(json);
@@ -183,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FarmConfig {
     pricesFile: validPricesFile(optional(env, 'SDF_PRICES_FILE')),
     limiterWindowMs: intVar(env, 'SDF_LIMITER_WINDOW_MS', 61_000, 100),
     apiToken: optional(env, 'SDF_API_TOKEN'),
+    apiTokensFile: validTokensFile(optional(env, 'SDF_API_TOKENS_FILE')),
     lockDurationMs: intVar(env, 'SDF_LOCK_DURATION_MS', 60_000, 1000),
     stalledIntervalMs: intVar(env, 'SDF_STALLED_INTERVAL_MS', 30_000, 1000),
     producerLockTtlMs: intVar(env, 'SDF_PRODUCER_LOCK_TTL_MS', 15_000, 1000),

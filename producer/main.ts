@@ -9,6 +9,8 @@ import { createRedis } from '../core/redis.js';
 import { RunStore } from '../core/runs/run-store.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { Producer } from './producer.js';
+import { ApiTokens } from '../core/auth/api-tokens.js';
+import { assertBindAllowed } from '../core/auth/loopback.js';
 import { Releasers } from '../core/releasers.js';
 import { registerQueueGauges } from './queue-gauges.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
@@ -29,7 +31,11 @@ export interface FarmServer {
  */
 export async function startFarmServer(options: { config: FarmConfig; logger: Logger; port?: number; gemini?: GoogleGenAI }): Promise<FarmServer> {
   const { config, logger } = options;
+  // Before anything starts: an API open to the network with no token must not come up at all.
+  assertBindAllowed(config.host, Boolean(config.apiToken || config.apiTokensFile));
   const releasers = new Releasers(logger);
+  const apiTokens = new ApiTokens({ envToken: config.apiToken, file: config.apiTokensFile, logger: logger.child({ component: 'api-tokens' }) });
+  releasers.push(() => apiTokens.close());
   const redis = createRedis(config.redisUrl);
   releasers.push(() => redis.disconnect());
   const queues = createStageQueues(redis, config.prefix);
@@ -76,7 +82,7 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
       taskAttempts: config.taskAttempts,
       leaseTtlMs: config.producerLockTtlMs,
       metrics,
-      apiToken: config.apiToken,
+      apiTokens,
       prices,
       prompts,
       dailyBudgetUsd: config.dailyBudgetUsd,

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
+import type { ApiTokens } from '../../core/auth/api-tokens.js';
 import type { FarmMetrics } from '../../core/metrics.js';
 import type { StageQueues } from '../../core/queues.js';
 import type { RunStore } from '../../core/runs/run-store.js';
@@ -20,7 +21,9 @@ export interface FarmServices {
   metrics: FarmMetrics;
   /** The farm's daily budgets per model (SDF_DAILY_BUDGET_USD), shown in the status of runs that call them. */
   dailyBudgetUsd?: Record<string, number>;
-  /** Bearer token required on /v1 routes when set. */
+  /** The tokens the API accepts, with their roles (SDF_API_TOKEN, SDF_API_TOKENS_FILE). @defaultValue apiToken's alone */
+  apiTokens?: ApiTokens;
+  /** One admin token, like SDF_API_TOKEN alone; ignored when `apiTokens` is given. @defaultValue none: an open API */
   apiToken?: string | undefined;
   /** Prices for the dry-run estimate and the status projection. @defaultValue the built-in table */
   prices?: PriceTable;

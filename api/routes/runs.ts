@@ -6,7 +6,6 @@ import { cancelRun } from '../../core/runs/cancel-run.js';
 import { deleteRun } from '../../core/runs/delete-run.js';
 import { readRunStatus } from '../../core/runs/run-status.js';
 import { listDeadLetters, retryFailed } from '../../core/runs/retry-failed.js';
-import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
 import { validateRunSpec } from '../../core/spec/validate-run-spec.js';
 import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
@@ -15,19 +14,8 @@ import type { RunSpec } from '../../core/spec/run-spec-schema.js';
 import { projectRunCost } from '../../producer/cost-projection.js';
 import { ErrorSchema, ListQuerySchema, RunIdParamsSchema, SubmitQuerySchema, SubmittedSchema, type ListQuery, type RunIdParams, type SubmitQuery } from '../schemas/run-schemas.js';
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
-
 /** Submit, list, read, change (budget) and cancel runs. */
 export const runsRoutes: FastifyPluginAsync = async (app) => {
-  // YAML specs arrive as text and are parsed here, so a syntax error is a 400 like any other.
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, parseSpecDocument(body as string));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
-
   const estimateOptions = { prices: app.farm.prices ?? new PriceTable(), prompts: app.farm.prompts ?? new PromptLibrary() };
 
   // `?dryRun=true`: the same validation, then the estimate instead of a run; nothing is written.

@@ -12,7 +12,7 @@ export type ExportQuery = Static<typeof ExportQuerySchema>;
 
 export const ListQuerySchema = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 }),
 });
 export type ListQuery = Static<typeof ListQuerySchema>;
 

@@ -24,6 +24,8 @@ import { defaultOutDir, outDirProblem } from './out-dir.js';
 import { loadPriceTable } from '../../core/cost/price-file.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
 import { estimateRun } from '../../producer/run-estimate.js';
+import { roleGrants } from '../../core/auth/api-roles.js';
+import { parseTokenFile } from '../../core/auth/token-file.js';
 import { formatEstimate } from '../estimate-table.js';
 
 interface RunCommandOptions {
@@ -147,10 +149,20 @@ function printEstimate(spec: RunSpec, options: RunCommandOptions): number {
 }
 
 function apiHeaders(config: FarmConfig, contentType?: string): Record<string, string> {
+  const token = ownToken(config);
   return {
     ...(contentType ? { 'content-type': contentType } : {}),
-    ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
   };
+}
+
+/** The token this process calls its own API with: SDF_API_TOKEN, else the file's first that may submit. */
+function ownToken(config: FarmConfig): string | undefined {
+  if (config.apiToken) return config.apiToken;
+  if (!config.apiTokensFile) return undefined;
+  const entry = parseTokenFile(readFileSync(config.apiTokensFile, 'utf8'), config.apiTokensFile).find((e) => roleGrants(e.role, 'submit'));
+  if (!entry) throw new Error(`SDF_API_TOKENS_FILE ${config.apiTokensFile} has no token of role submit or admin for this run to submit with`);
+  return entry.token;
 }
 
 /** Writes each output kind through the export API, the same path any client uses. */

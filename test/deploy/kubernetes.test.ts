@@ -3,12 +3,14 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { runTool } from '../helpers/tools.js';
+import { parseTokenFile } from '../../core/auth/token-file.js';
 import { REPO_ROOT } from '../helpers/farm.js';
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, any>; data?: Record<string, string> };
@@ -22,6 +24,7 @@ const MODELS: Record<string, new (value: any) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'apps/v1/StatefulSet': StatefulSet,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
@@ -57,6 +60,61 @@ t.test('the base validates against the Kubernetes schemas', async (t) => {
   t.ok(find(base, 'Secret', 'sdf-farm-gemini'));
   t.ok(find(base, 'ServiceMonitor', 'sdf-farm'));
   t.ok(base.every((m) => m.kind === 'Namespace' || m.metadata.namespace === 'sdf-farm'), 'everything lands in the namespace');
+});
+
+t.test('the API binds 0.0.0.0 with its tokens mounted from a Secret as SDF_API_TOKENS_FILE', async (t) => {
+  const base = build('base');
+  const secret = find(base, 'Secret', 'sdf-farm-api-tokens') as Manifest & { stringData?: Record<string, string> };
+  t.ok(secret, 'a Secret holds the API tokens');
+  const api = find(base, 'Deployment', 'sdf-api')!;
+  const pod = api.spec!.template.spec;
+  const container = pod.containers[0];
+  const config = find(base, 'ConfigMap', 'sdf-farm-config')!.data!;
+  t.equal(config.HOST, '0.0.0.0', 'serve listens beyond loopback, which it refuses without a token');
+  t.same(container.envFrom.map((e: { configMapRef?: { name: string } }) => e.configMapRef?.name).filter(Boolean), ['sdf-farm-config']);
+
+  const volume = pod.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'sdf-farm-api-tokens');
+  t.ok(volume, 'the Secret is a volume of the API pod');
+  const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
+  t.ok(mount, 'mounted into the API container');
+  t.equal(mount.readOnly, true);
+  t.notOk(mount.subPath, 'the directory is mounted, not a subPath: the kubelet updates it when the Secret changes');
+  const file = container.env.find((e: { name: string }) => e.name === 'SDF_API_TOKENS_FILE')?.value as string;
+  t.ok(file?.startsWith(`${mount.mountPath}/`), 'SDF_API_TOKENS_FILE is a file in the mount');
+  const key = file.slice(mount.mountPath.length + 1);
+  t.ok(secret.stringData?.[key] ?? secret.data?.[key], `the Secret has the key ${key}`);
+  t.match(parse(secret.stringData![key]!), [{ role: 'admin', token: String }], 'in the token file format');
+  t.throws(() => parseTokenFile(secret.stringData![key]!, key), /at least 16 characters/, 'its placeholder is refused: serve does not start until it is replaced');
+  for (const name of ['sdf-worker']) {
+    const other = find(base, 'Deployment', name)!.spec!.template.spec;
+    t.notOk(JSON.stringify(other).includes('sdf-farm-api-tokens'), `${name} does not get the API tokens`);
+  }
+});
+
+t.test('a NetworkPolicy lets only the workers, serve and the monitoring namespace reach Redis', async (t) => {
+  const base = build('base');
+  const redisLabels = find(base, 'StatefulSet', 'sdf-redis')!.spec!.template.metadata.labels;
+  const policies = base.filter((m) => m.kind === 'NetworkPolicy');
+  const policy = policies.find((p) => Object.entries(p.spec!.podSelector.matchLabels ?? {}).every(([k, v]) => redisLabels[k] === v))!;
+  t.ok(policy, 'a NetworkPolicy selects the Redis pods');
+  t.same(policy.spec!.podSelector.matchLabels, { 'app.kubernetes.io/name': 'sdf-redis' });
+  t.same(policy.spec!.policyTypes, ['Ingress'], 'it restricts ingress');
+  t.equal(policy.spec!.ingress.length, 1, 'one rule');
+  const [rule] = policy.spec!.ingress;
+  const labelsOf = (name: string) => find(base, 'Deployment', name)!.spec!.template.metadata.labels;
+  const peers = rule.from as { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> } }[];
+  const admits = (labels: Record<string, string>) => peers.some((p) => p.podSelector && !p.namespaceSelector && Object.entries(p.podSelector.matchLabels).every(([k, v]) => labels[k] === v));
+  t.ok(admits(labelsOf('sdf-worker')), 'the workers');
+  t.ok(admits(labelsOf('sdf-api')), 'serve (API + producer)');
+  t.notOk(admits({ 'app.kubernetes.io/name': 'something-else', 'app.kubernetes.io/part-of': 'sdf-farm' }), 'no other pod of the namespace');
+  const namespaces = peers.filter((p) => p.namespaceSelector);
+  t.same(namespaces, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], 'and the monitoring namespace only');
+  t.equal(peers.length, 3, 'nothing else');
+  t.notOk(peers.some((p) => Object.keys(p).length === 0 || (p.podSelector && Object.keys(p.podSelector.matchLabels ?? {}).length === 0)), 'no peer selects everything');
+  const redisPort = find(base, 'StatefulSet', 'sdf-redis')!.spec!.template.spec.containers[0].ports[0];
+  t.same(rule.ports.map((p: { port: string | number }) => p.port), [redisPort.name], 'on the Redis port only');
+  t.doesNotThrow(() => new NetworkPolicy(policy as any).validate());
+  t.throws(() => new NetworkPolicy({ metadata: { name: 'x' }, spec: { podSelector: {}, policyTypes: ['Sideways'] } } as any).validate(), 'the model rejects a bad policy');
 });
 
 t.test('the example overlay composes: image pinned, patches applied, KEDA scaling on backlog', async (t) => {

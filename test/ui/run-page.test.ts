@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunStatus } from '../../core/runs/run-status.js';
@@ -14,6 +15,7 @@ import { REPO_ROOT, startTestFarm } from '../helpers/farm.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(REPO_ROOT, 'test-output', 'ui');
 const TOKEN = 'run-page-test-token';
+const READ_TOKEN = 'run-page-read-only-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 // Markup that would run if the page ever parsed record text as HTML.
 const XSS = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'">`;
@@ -43,7 +45,11 @@ interface SamplesPage {
 }
 
 t.test('the run page, in Chromium, against a farm on the simulator', async (t) => {
-  const farm = await startTestFarm(t, { sim: { patternRates: { placeholder: 0.3, 'stock-name': 0.2 } }, config: { apiToken: TOKEN } });
+  // The admin token, and a read-only one from a tokens file: the page must show the farm refusing it a cancel.
+  const tokensFile = join(mkdtempSync(join(tmpdir(), 'sdf-ui-tokens-')), 'tokens.yaml');
+  writeFileSync(tokensFile, `- name: dashboard\n  role: read\n  token: ${READ_TOKEN}\n`);
+  t.teardown(() => rmSync(dirname(tokensFile), { recursive: true, force: true }));
+  const farm = await startTestFarm(t, { sim: { patternRates: { placeholder: 0.3, 'stock-name': 0.2 } }, config: { apiToken: TOKEN, apiTokensFile: tokensFile } });
 
   async function getJson<T>(path: string, headers: Record<string, string> = AUTH): Promise<{ status: number; body: T }> {
     const res = await fetch(`${farm.apiUrl}${path}`, { headers });
@@ -84,9 +90,9 @@ t.test('the run page, in Chromium, against a farm on the simulator', async (t) =
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    // 401s are answers the page shows; anything else on the console (a CSP refusal, a failed module) is a fault.
+    // 401s and 403s are answers the page shows; anything else on the console (a CSP refusal, a failed module) is a fault.
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+      if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(`console: ${m.text()}`);
     });
     return { context, page, problems };
   }
@@ -110,10 +116,20 @@ t.test('the run page, in Chromium, against a farm on the simulator', async (t) =
     });
     await page.goto(`${farm.apiUrl}/ui/runs/${idle}`);
     await page.waitForSelector('[data-testid=error]');
-    t.match(await page.textContent('[data-testid=error]'), /missing or wrong bearer token/);
+    t.match(await page.textContent('[data-testid=error]'), /missing bearer token/);
     t.equal(await page.textContent('[data-testid=access]'), 'this farm needs a token');
     t.equal(await page.locator('[data-testid=cancel]').count(), 0, 'no cancel button without a token');
     t.ok(files.length >= 4 && files.every((s) => s === 200), `the page's own files need no token: ${files.join(',')}`);
+
+    // A read-only token shows the run; the farm refuses it the cancel, and the page says so.
+    await page.fill('#token-input', READ_TOKEN);
+    await page.click('#token-form button[type=submit]');
+    await page.waitForSelector('[data-testid=cancel]:not([disabled])');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('[data-testid=cancel]');
+    await page.waitForSelector('[data-testid=action-message] .error');
+    t.match(await page.textContent('[data-testid=action-message]'), /role read; POST \/v1\/runs\/:id\/cancel needs submit/);
+    t.not((await getJson<Status>(`/v1/runs/${idle}`)).body.state, 'cancelled', 'the run goes on');
 
     await page.fill('#token-input', TOKEN);
     await page.click('#token-form button[type=submit]');
