@@ -12,7 +12,7 @@ COPY sim sim
 COPY bin bin
 RUN npm run build
 
-# Runtime stage: production dependencies only, compiled code, prompt templates; not root.
+# Runtime stage: production dependencies only, compiled code, prompt templates, the run page's files; not root.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 DATA_DIR=/data
 WORKDIR /app
@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist dist
 COPY prompts prompts
+COPY api/ui api/ui
 COPY examples examples
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -12,6 +12,8 @@ import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { runsRoutes } from './routes/runs.js';
 import { patternsRoutes } from './routes/patterns.js';
+import { samplesRoutes } from './routes/samples.js';
+import { uiRoutes } from './routes/ui.js';
 
 /**
  * The whole HTTP edge as one Fastify app: validate, enqueue, report, export. It never calls a
@@ -56,6 +58,8 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(runsRoutes);
   await app.register(exportRoutes);
   await app.register(patternsRoutes);
+  await app.register(samplesRoutes);
+  await app.register(uiRoutes);
   await app.register(queuesBoardPlugin);
 
   return app;

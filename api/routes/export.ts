@@ -1,35 +1,13 @@
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { runKeys } from '../../core/keys.js';
-import { stat } from 'node:fs/promises';
-import { ConflictError } from '../../core/errors.js';
-import { committedRecords, recordText, runFilePath, type OutputFile } from '../../core/runs/run-files.js';
 import { formatProblem, formatRecord, type OutputFormat, type OutputKind } from '../export/format-records.js';
+import { assertOutputIntact, readRunOutputState, runRecords, type RunOutputState } from '../export/run-records.js';
 import { ExportQuerySchema, RunIdParamsSchema, type ExportQuery, type RunIdParams } from '../schemas/run-schemas.js';
 import { AUTH_ERRORS, V1_SECURITY, errorResponses } from '../schemas/error-responses.js';
 
-type Withheld = Record<string, string>;
-
-/**
- * Records withheld by the final pattern check leave the documents/chats export and appear in the
- * rejected export instead, with the pattern that withheld them.
- */
-async function* exportLines(dataDir: string, runId: string, kind: OutputKind, offsets: Record<string, string>, withheld: Record<'document' | 'chat', Withheld>, format: OutputFormat): AsyncGenerator<string> {
-  const own = kind === 'documents' ? withheld.document : kind === 'chats' ? withheld.chat : {};
-  for await (const record of committedRecords(runFilePath(dataDir, runId, kind), Number(offsets[kind] ?? 0))) {
-    if (!own[String(record.id)]) yield JSON.stringify(formatRecord(record, format)) + '\n';
-  }
-  if (kind !== 'rejected') return;
-  for (const [file, held] of [['documents', withheld.document], ['chats', withheld.chat]] as const) {
-    if (Object.keys(held).length === 0) continue;
-    for await (const record of committedRecords(runFilePath(dataDir, runId, file), Number(offsets[file] ?? 0))) {
-      const why = held[String(record.id)];
-      if (!why) continue;
-      const { pattern, span, stage } = JSON.parse(why) as { pattern: string; span: string; stage: string };
-      yield JSON.stringify({ id: record.id, reason: 'audit-pattern', rule: `audit:${pattern}`, span, stage, text: recordText(record), withheldAtEnd: true }) + '\n';
-    }
-  }
+async function* exportLines(dataDir: string, runId: string, kind: OutputKind, state: RunOutputState, format: OutputFormat): AsyncGenerator<string> {
+  for await (const record of runRecords(dataDir, runId, kind, state)) yield JSON.stringify(formatRecord(record, format)) + '\n';
 }
 
 /**
@@ -81,23 +59,12 @@ export const exportRoutes: FastifyPluginAsync = async (app) => {
       const { kind, format, offset = 0 } = request.query;
       const problem = formatProblem(kind, format);
       if (problem) return reply.code(400).send({ error: problem });
-      const keys = runKeys(app.farm.prefix, run.id);
-      const [offsets, document, chat] = await Promise.all([app.farm.redis.hgetall(keys.offsets), app.farm.redis.hgetall(keys.withheld('document')), app.farm.redis.hgetall(keys.withheld('chat'))]);
-      // Committed records whose file is gone or short are lost data, not an empty export.
-      const read: OutputFile[] = kind !== 'rejected' ? [kind] : ['rejected', ...(Object.keys(document).length ? (['documents'] as const) : []), ...(Object.keys(chat).length ? (['chats'] as const) : [])];
-      for (const file of read) {
-        const committed = Number(offsets[file] ?? 0);
-        if (committed === 0) continue;
-        const path = runFilePath(app.farm.dataDir, run.id, file);
-        const size = await stat(path).then((s) => s.size, () => -1);
-        if (size < committed) {
-          throw new ConflictError(`${file}.jsonl of run ${run.id} ${size < 0 ? 'is missing' : `holds ${size} B`} but ${committed} B were committed: its data was lost (restore the file; an active run repairs itself when its owner reopens it)`);
-        }
-      }
+      const state = await readRunOutputState(app.farm.redis, app.farm.prefix, run.id);
+      await assertOutputIntact(app.farm.dataDir, run.id, kind, state);
       return reply
         .header('content-type', 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="${run.id}-${kind}-${format}.jsonl"`)
-        .send(Readable.from(skipLines(exportLines(app.farm.dataDir, run.id, kind, offsets, { document, chat }, format), offset)));
+        .send(Readable.from(skipLines(exportLines(app.farm.dataDir, run.id, kind, state, format), offset)));
     },
   );
 };

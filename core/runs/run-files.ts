@@ -23,8 +23,13 @@ export function runFilePath(dataDir: string, runId: string, file: RunFile): stri
 /** The records of a run file up to its committed length: a line being written right now is not read. */
 export async function* committedRecords(path: string, committed: number): AsyncGenerator<Record<string, unknown>> {
   if (committed === 0 || !existsSync(path)) return;
-  const lines = createInterface({ input: createReadStream(path, { start: 0, end: committed - 1 }), crlfDelay: Infinity });
-  for await (const line of lines) if (line) yield JSON.parse(line) as Record<string, unknown>;
+  const input = createReadStream(path, { start: 0, end: committed - 1 });
+  // A reader that stops early (a page of samples) must not leave the file open.
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line) yield JSON.parse(line) as Record<string, unknown>;
+  } finally {
+    input.destroy();
+  }
 }
 
 /** What a filter or audit reads of a record: a document's text, or a chat's assistant (or Gemini `model`) turns. */

@@ -232,7 +232,9 @@ export function hostileRequests(options: HostileOptions): HostileRequest[] {
     }
     // Hostile ids, each a path the route cannot resolve.
     if (route.url.includes(':id')) {
-      for (const id of HOSTILE_IDS) out.push({ category: 'path: hostile id', method: route.method, path: concrete(route.url, id), headers: auth });
+      // A well-formed unknown id is hostile only where data is read: the open page is served for it and says so itself.
+      const ids = options.openPaths(route.url) ? HOSTILE_IDS.filter((id) => id !== 'run_doesnotexist') : HOSTILE_IDS;
+      for (const id of ids) out.push({ category: 'path: hostile id', method: route.method, path: concrete(route.url, id), headers: auth });
     }
     // Declared query parameters with values of the wrong kind or range.
     for (const param of options.queryParams[key] ?? []) {
