@@ -15,6 +15,14 @@ export interface PlantedPattern {
 
 const STOCK_WORDS = ['delve into', 'a rich tapestry of', 'a testament to'];
 
+/** One invented person in four written forms: title and full name, full name, title and surname alone, full name then title and surname. */
+const PERSON_FORMS = [
+  'Dr. Ingrid Halvorsen-Mbeki, who chairs the review board, signed off on the plan.',
+  'Ingrid Halvorsen-Mbeki said the numbers would hold through the winter.',
+  'Ms Halvorsen-Mbeki, for her part, asked for the figures again.',
+  'Ingrid Halvorsen-Mbeki raised it first. Prof Halvorsen-Mbeki later conceded the point.',
+];
+
 function prependLine(line: string) {
   return (text: string) => `${line}\n\n${text}`;
 }
@@ -78,6 +86,14 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
     plant: insertSentence('All of this is exactly as described in the universe context.'),
   },
   {
+    id: 'recurring-person',
+    appliesTo: 'document',
+    defaultRate: 0,
+    description: 'The same invented person, Ingrid Halvorsen-Mbeki, across unrelated documents, written four ways ("Dr. Ingrid Halvorsen-Mbeki", "Ingrid Halvorsen-Mbeki", "Ms Halvorsen-Mbeki", full name then "Prof Halvorsen-Mbeki").',
+    detect: /Halvorsen-Mbeki/,
+    plant: (text, random) => insertSentence(random.pick(PERSON_FORMS))(text, random),
+  },
+  {
     id: 'validation-opener',
     appliesTo: 'chat',
     defaultRate: 0.06,
@@ -119,13 +135,19 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
   },
 ];
 
-/** Plants each applicable pattern independently at its rate; returns the text and what was planted. */
+/**
+ * Plants each applicable pattern independently at its rate; returns the text and what was planted.
+ * A pattern off by default (`defaultRate` 0) draws no random number unless given a rate, so
+ * adding one leaves every other answer of a seeded simulator as it was.
+ */
 export function plantPatterns(text: string, kind: 'document' | 'chat', rates: Record<string, number>, random: Random): { text: string; planted: string[] } {
   const planted: string[] = [];
   let out = text;
   for (const pattern of PLANTED_PATTERNS) {
     if (pattern.appliesTo !== kind) continue;
-    if (random.chance(rates[pattern.id] ?? 0)) {
+    const rate = rates[pattern.id] ?? 0;
+    if (pattern.defaultRate === 0 && rate === 0) continue;
+    if (random.chance(rate)) {
       out = pattern.plant(out, random);
       planted.push(pattern.id);
     }

@@ -4,6 +4,7 @@ import { corpusFeatures, type FeatureFamily } from '../filters/corpus-gate.js';
 import type { ResolvedFilterSpec } from '../filters/filter-spec.js';
 import { createItemFilter } from '../filters/item-rules.js';
 import { estimatedJaccard, lshBands, minhash } from '../filters/minhash.js';
+import { peopleIn, resolvePeople, SurnameDirectory, type PeopleInText } from '../filters/person-names.js';
 import { recordText } from '../runs/run-files.js';
 
 export interface AuditItem {
@@ -55,7 +56,8 @@ export async function readAuditItems(path: string, field: 'text' | 'messages'): 
 
 /**
  * The same analysis the live filters do, exactly and in memory, over a finished dataset:
- * per-item rules, document frequency of openings, names and n-grams against their ceilings,
+ * per-item rules, document frequency of openings, people (one key per person, whatever the
+ * form: see person-names.ts) and n-grams against their ceilings,
  * and near-duplicates (MinHash + LSH, verified).
  */
 export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options: { kind: 'document' | 'chat'; universe?: string; ngramCeiling?: number }): AuditReport {
@@ -67,6 +69,11 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
   const buckets = new Map<string, number>();
   const signatures: Uint32Array[] = [];
   const duplicates: { id: string; span: string }[] = [];
+  // A surname-only mention with no full name in its item joins the one full name with that
+  // surname in the whole dataset (exact here; the live gate knows only the frequent names).
+  const found: PeopleInText[] = items.map((item) => peopleIn(item.text));
+  const directory = new SurnameDirectory();
+  for (const people of found) for (const key of people.keys) directory.add(key);
 
   for (const [index, item] of items.entries()) {
     const rejection = itemFilter({ kind: options.kind, text: item.text });
@@ -75,7 +82,7 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
       carriers.push({ id: item.id, ...(rejection.span ? { span: rejection.span } : {}) });
       byRule.set(rejection.reason, carriers);
     }
-    for (const feature of corpusFeatures(item.text, spec.corpus.openingWords, true)) {
+    for (const feature of corpusFeatures(item.text, spec.corpus.openingWords, true, resolvePeople(found[index]!, directory.resolve))) {
       const key = `${feature.family}\u0000${feature.label}`;
       const entry = byFeature.get(key) ?? { family: feature.family, label: feature.label, ids: [] };
       entry.ids.push(item.id);

@@ -2,7 +2,8 @@ import type { Redis, Result } from 'ioredis';
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
 import { bandHashes, minhash, packedSignature } from './minhash.js';
-import { hash32, opening, personalNames, sampledNgrams, tokenize } from './text-features.js';
+import { peopleIn, personKeys, resolvePeople, SurnameDirectory } from './person-names.js';
+import { hash32, opening, sampledNgrams, tokenize } from './text-features.js';
 
 export const FEATURE_FAMILIES = ['opening', 'name', 'ngram'] as const;
 export type FeatureFamily = (typeof FEATURE_FAMILIES)[number];
@@ -430,12 +431,16 @@ export interface CorpusFeature {
   label: string;
 }
 
-/** The features of a text the corpus statistics count. */
-export function corpusFeatures(text: string, openingWords: number, withNgrams: boolean): CorpusFeature[] {
+/**
+ * The features of a text the corpus statistics count. Names are people, one key each however
+ * they are written (see person-names.ts): `people` are those keys when the caller has them
+ * (with surname-only mentions joined to the corpus's full names), else the text's own.
+ */
+export function corpusFeatures(text: string, openingWords: number, withNgrams: boolean, people?: string[]): CorpusFeature[] {
   const features: CorpusFeature[] = [];
   const first = opening(text, openingWords);
   if (first) features.push({ family: 'opening', label: first });
-  for (const name of personalNames(text)) features.push({ family: 'name', label: name });
+  for (const name of people ?? personKeys(text)) features.push({ family: 'name', label: name });
   if (withNgrams) for (const gram of sampledNgrams(tokenize(text))) features.push({ family: 'ngram', label: gram });
   return features;
 }
@@ -468,8 +473,15 @@ export interface AdmitOptions {
   replaces?: ReplacedItem;
 }
 
+/** How often a gate re-reads the corpus's frequent names for joining surname-only mentions. */
+const PEOPLE_REFRESH_MS = 1000;
+/** How soon it re-reads them when a text has a titled surname it cannot join yet. */
+const PEOPLE_MISS_REFRESH_MS = 20;
+
 /** Corpus statistics of one scope (a run's documents, or its chats), shared through Redis. */
 export class CorpusGate {
+  #directory = new SurnameDirectory();
+  #peopleLoadedAt = 0;
   readonly #keys: { count: string; sketch: string; index: string; idPrefixes: string; top: string; carriers: string; drafts: string; otherIds: string };
 
   /** `carriersKey`: where accepted carriers of each audit pattern are counted (downsample mode). */
@@ -483,10 +495,37 @@ export class CorpusGate {
     defineScripts(redis);
   }
 
+  /**
+   * A surname-only mention with no full name in its document ("Ms Halvorsen-Mbeki") is joined to
+   * the one full name with that surname among the corpus's frequent features (the top board:
+   * names in 1% of accepted items or more, at least 3, which are the names near a ceiling), read
+   * once a second, or after 20 ms when a text has a surname it cannot join yet (rare: most
+   * surname mentions follow their full name). Until its full name is frequent, such a mention
+   * counts as the surname (and a draft released after that moment takes its mention off the
+   * full name, not the surname: one count on one name, not a drift).
+   */
+  async #people(text: string): Promise<string[]> {
+    const people = peopleIn(text);
+    const age = Date.now() - this.#peopleLoadedAt;
+    if (age >= PEOPLE_REFRESH_MS || (age >= PEOPLE_MISS_REFRESH_MS && people.surnamesOnly.some((s) => this.#directory.resolve(s) === undefined))) {
+      await this.#refreshPeople();
+    }
+    return resolvePeople(people, this.#directory.resolve);
+  }
+
+  async #refreshPeople(): Promise<void> {
+    this.#peopleLoadedAt = Date.now();
+    const members = await this.redis.zrange(this.#keys.top, 0, -1);
+    const directory = new SurnameDirectory();
+    const prefix = `${FEATURE_FAMILIES.indexOf('name')}|`;
+    for (const member of members) if (member.startsWith(prefix)) directory.add(member.slice(prefix.length));
+    this.#directory = directory;
+  }
+
   /** What the script needs of a text: its sketch features with their counter indexes, and its band hashes and packed signature. */
-  #shape(text: string): { features: (string | number)[][]; bands: number[]; signature?: Buffer } {
+  async #shape(text: string): Promise<{ features: (string | number)[][]; bands: number[]; signature?: Buffer }> {
     const { corpus, dedup } = this.spec;
-    const features = corpus.enabled ? corpusFeatures(text, corpus.openingWords, corpus.maxShare.ngrams < 1) : [];
+    const features = corpus.enabled ? corpusFeatures(text, corpus.openingWords, corpus.maxShare.ngrams < 1, await this.#people(text)) : [];
     const signature = dedup.enabled ? minhash(text) : undefined;
     return {
       features: features.map((f) => {
@@ -500,7 +539,7 @@ export class CorpusGate {
 
   async admit(text: string, id: string, options: AdmitOptions = {}): Promise<Rejection | null> {
     const { corpus, dedup, audit } = this.spec;
-    const shape = this.#shape(text);
+    const shape = await this.#shape(text);
     const carriers = options.carriers ?? [];
     const admit = {
       id,
@@ -515,7 +554,7 @@ export class CorpusGate {
       prevalence: audit.maxPrevalence,
       provisional: options.provisional ?? false,
     };
-    const params = { admit, ...(options.replaces ? { release: this.#release(options.replaces) } : {}) };
+    const params = { admit, ...(options.replaces ? { release: await this.#release(options.replaces) } : {}) };
     const result = await this.#run(params, shape.signature);
     if (result[0] === 1) return null;
     if (result[1] === 'dup') {
@@ -533,11 +572,11 @@ export class CorpusGate {
    * before it reached the gate). Idempotent: an item is released at most once.
    */
   async release(item: ReplacedItem): Promise<void> {
-    await this.#run({ release: this.#release(item) });
+    await this.#run({ release: await this.#release(item) });
   }
 
-  #release(item: ReplacedItem) {
-    const shape = this.#shape(item.text);
+  async #release(item: ReplacedItem) {
+    const shape = await this.#shape(item.text);
     return { id: item.id, features: shape.features, bands: shape.bands };
   }
 
