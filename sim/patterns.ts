@@ -36,6 +36,23 @@ function insertSentence(sentence: string) {
   };
 }
 
+/**
+ * The two chat habits the seed's audit found over 20%, written many ways, so that no single
+ * opening carries them (the openings ceiling would catch that) and only a detector by name does.
+ * The verdict is planted after the preamble, so it stays the first sentence when both are.
+ */
+const VERDICT_LEADS = ['Bottom line:', 'Short answer:', 'The short answer is', 'TL;DR:', 'In short,', 'Long story short,', 'Yes —', 'No —', 'Quick answer:', 'The bottom line:'];
+const VERDICTS = ['it works if you plan for it', 'not as described', 'it depends on your constraints', 'mostly, with two caveats', 'only with a budget behind it', 'start small and measure', 'the numbers say wait', 'do it, but not this month'];
+const PRAISES = ["That's a great question", 'Great question', 'What a thoughtful question', 'Such a good question', 'Really good question', 'What a great question'];
+const VALIDATIONS = [
+  "and it's completely understandable to wonder about this.",
+  "— it's totally valid to feel unsure here.",
+  'so I understand how you feel about it.',
+  "and honestly it's perfectly normal to worry.",
+  '— many people find it confusing at first.',
+  'because your concerns are valid.',
+];
+
 export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
   {
     id: 'placeholder',
@@ -108,6 +125,22 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
     description: 'A "Bottom line:" verdict as the very first sentence.',
     detect: /^Bottom line:/,
     plant: (text, random) => `Bottom line: ${random.pick(['yes, with caveats.', 'no, not as described.', 'it depends on your constraints.'])}\n\n${text}`,
+  },
+  {
+    id: 'validation-varied',
+    appliesTo: 'chat',
+    defaultRate: 0,
+    description: 'An emotional-validation preamble, written many ways ("What a thoughtful question — it\'s totally valid to feel unsure here.").',
+    detect: /^(?:That's a great question|Great question|What a thoughtful question|Such a good question|Really good question|What a great question)[,!]? /,
+    plant: (text, random) => `${random.pick(PRAISES)}${random.pick([',', '!', ''])} ${random.pick(VALIDATIONS)}\n\n${text}`,
+  },
+  {
+    id: 'bottom-line-varied',
+    appliesTo: 'chat',
+    defaultRate: 0,
+    description: 'An answer-first verdict as the first sentence, written many ways ("Short answer: …", "TL;DR: …", "Yes — …").',
+    detect: /^(?:Bottom line:|Short answer:|The short answer is|TL;DR:|In short,|Long story short,|Yes —|No —|Quick answer:|The bottom line:) /,
+    plant: (text, random) => `${random.pick(VERDICT_LEADS)} ${random.pick(VERDICTS)}.\n\n${text}`,
   },
   {
     id: 'servile-closer',

@@ -53,7 +53,8 @@ const TOMBSTONE = 65_535;
  * accepted item (band candidates verified on their signatures), if accepting it would put any
  * of its openings/names/n-grams above the family's ceiling (count-min estimate, which only
  * over-counts: the accepted set can never hold a feature above its ceiling), or if it carries an
- * active audit pattern already at its downsample ceiling. Otherwise record it: sketch counters,
+ * active audit pattern already at its downsample ceiling, or a named chat pattern (chat-patterns.ts)
+ * already at its share of the accepted set. Otherwise record it: sketch counters,
  * accepted count, its index record and bands, pattern carriers, and the top-features board. The
  * pattern carriers are counted here, in the same step, so a carrier the gate turns away is never counted.
  *
@@ -371,6 +372,17 @@ for _, name in ipairs(a.carriers) do
     return {0, 'pattern', name, tostring(carriers), tostring(ceiling)}
   end
 end
+-- Named chat patterns: exact counts beside the audit patterns' (fields 'named:<name>'), each under its own share.
+for _, named in ipairs(a.named) do
+  if named.share < 1 then
+    local carriers = tonumber(redis.call('hget', KEYS[6], 'named:' .. named.name) or '0')
+    local ceiling = math.max(1, math.floor(named.share * math.max(count + 1, a.warmup)))
+    if carriers + 1 > ceiling then
+      sketch(a.features, -1)
+      return {0, 'named', named.name, tostring(carriers), tostring(ceiling)}
+    end
+  end
+end
 for f, feature in ipairs(a.features) do
   local est = bumped[f]
   if est >= 3 and est * 100 >= count then
@@ -408,6 +420,7 @@ if indexing and nextItem < ${MAX_ITEMS} then
   save()
 end
 for _, name in ipairs(a.carriers) do redis.call('hincrby', KEYS[6], name, 1) end
+for _, named in ipairs(a.named) do redis.call('hincrby', KEYS[6], 'named:' .. named.name, 1) end
 if a.provisional then redis.call('hset', KEYS[7], id, number .. '|' .. a.carriersJson) end
 return {1}
 `;
@@ -467,6 +480,8 @@ export interface ReplacedItem {
 export interface AdmitOptions {
   /** Active audit patterns the item carries (downsample mode): each must stay under `maxPrevalence`. */
   carriers?: string[];
+  /** Named chat patterns the item carries (chat-patterns.ts), each counted exactly and kept under its `share`. */
+  named?: { name: string; share: number }[];
   /** Remember the item so a later `release` can take it back out (a draft that revise will replace). */
   provisional?: boolean;
   /** Take this provisional item out first: the text being admitted replaces it. */
@@ -541,6 +556,7 @@ export class CorpusGate {
     const { corpus, dedup, audit } = this.spec;
     const shape = await this.#shape(text);
     const carriers = options.carriers ?? [];
+    const named = options.named ?? [];
     const admit = {
       id,
       warmup: corpus.warmup,
@@ -549,8 +565,10 @@ export class CorpusGate {
       bands: shape.bands,
       features: shape.features,
       carriers,
-      // cjson would encode an empty list as {}, so the list is passed pre-encoded for storage.
-      carriersJson: JSON.stringify(carriers),
+      named: named.map((n) => ({ name: n.name, share: n.share })),
+      // cjson would encode an empty list as {}, so the list is passed pre-encoded for storage (a
+      // release takes the named patterns' counts back out with the audit patterns').
+      carriersJson: JSON.stringify([...carriers, ...named.map((n) => `named:${n.name}`)]),
       prevalence: audit.maxPrevalence,
       provisional: options.provisional ?? false,
     };
@@ -559,6 +577,9 @@ export class CorpusGate {
     if (result[0] === 1) return null;
     if (result[1] === 'dup') {
       return { reason: 'near-duplicate', rule: 'dedup', detail: `similar to ${result[2]} (${Number(result[3]).toFixed(2)} estimated Jaccard)` };
+    }
+    if (result[1] === 'named') {
+      return { reason: String(result[2]), rule: `corpus:${result[2]}`, detail: `already in ${result[3]} accepted items; ceiling ${result[4]}` };
     }
     if (result[1] === 'pattern') {
       return { reason: 'audit-pattern', rule: `audit:${result[2]}`, detail: `downsampled: ${result[3]} carriers already, ceiling ${result[4]}` };
@@ -588,6 +609,14 @@ export class CorpusGate {
   /** Accepted carriers of an audit pattern (downsample mode). */
   async carriers(pattern: string): Promise<number> {
     return Number((await this.redis.hget(this.#keys.carriers, pattern)) ?? 0);
+  }
+
+  /** Accepted items carrying each named chat pattern (chat-patterns.ts), counted exactly. */
+  async namedCounts(): Promise<Record<string, number>> {
+    const all = await this.redis.hgetall(this.#keys.carriers);
+    const out: Record<string, number> = {};
+    for (const [field, n] of Object.entries(all)) if (field.startsWith('named:')) out[field.slice('named:'.length)] = Number(n);
+    return out;
   }
 
   async accepted(): Promise<number> {
