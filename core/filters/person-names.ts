@@ -25,7 +25,7 @@
  * Scripts beyond Latin, Greek and Cyrillic are not read for names.
  */
 
-import { isStopword } from './text-features.js';
+import { STOPWORD_LIST } from './text-features.js';
 
 const TITLES = new Set(
   'Dr Mr Mrs Ms Mx Miss Prof Professor Sir Dame Lord Lady Rev Reverend Fr Father Capt Captain Lt Lieutenant Col Colonel Gen General Maj Major Sgt Sergeant Cmdr Commander Adm Admiral Hon Judge Justice Dean Rabbi Imam Pastor Sister Brother Doctor Senator Sen Rep Gov Governor Mayor President Minister Chancellor Inspector Detective Officer Nurse Coach Chef Mme Mlle Herr Frau Sr Sra Srta Dra'.split(' '),
@@ -40,6 +40,10 @@ const PARTICLES = new Set('van von de da di du del della der den la le dos das d
 const NOT_GIVEN_NAMES = new Set(
   'The A An In On At For From This That These Those It Its We Our They Their He She His Her I My You Your If When While After Before Then But And Or So Yes No Not Hi Hello Dear Best Thanks Regards Subject To Date Thread Abstract Reporting Present Action Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August September October November December Anyone Everyone People Nobody Somebody Customer Support Grant Proposal Incident Annual Case Press Training Field Book Letter Policy Technical Interview Radio Community University Company Student Court Travel Startup Magazine Conference Meeting Product Podcast Personal Internal News Social Diary Research Peer Textbook Newsletter Op Parliamentary Reviewed Recorded Notes Report Summary Study Review Page Post Section Minutes Memo Column Excerpt Transcript Feature Essay Filing Bulletin Manual Debate Segment Log Chat Release Pitch Lecture Obituary Wiki Postmortem Ask According Did Does Is Are Was Were Has Have Had Will Would Can Could Should Dear Thank Meet Call Email Contact Per Via Later Yesterday Today Tomorrow Meanwhile Still Also Even Only Perhaps Maybe Now Here There Why How What Who Where Instead Indeed Sadly Luckily Finally Eventually Separately Recently Apparently Clearly Honestly Naturally Unfortunately Fortunately Obviously Ultimately Initially Mostly Like Unlike Dear Congratulations Welcome Please Sorry'.split(' '),
 );
+
+/** Capitalised function words ("With", "The") and sentence openers: never part of a name (one Set lookup, no lower-casing). */
+const CAPITALISED_STOPWORDS = new Set(STOPWORD_LIST.map((w) => w.charAt(0).toUpperCase() + w.slice(1)));
+const NOT_NAME_WORDS = new Set([...NOT_GIVEN_NAMES, ...CAPITALISED_STOPWORDS]);
 
 const UPPER = 'A-Z\\u00C0-\\u00DE\\u0100-\\u024F\\u0370-\\u03FF\\u0400-\\u04FF';
 const LETTER = 'A-Za-z0-9\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u024F\\u0300-\\u036F\\u0370-\\u03FF\\u0400-\\u04FF';
@@ -99,7 +103,7 @@ function mentionOf(run: string[], atLineStart: boolean): Mention | null {
   let titled = false;
   let givenTitle = false;
   // Leading function words, then titles ("Prof. Dr. Ingrid …").
-  while (i < run.length && (NOT_GIVEN_NAMES.has(run[i]!) || isStopword(run[i]!.toLowerCase()))) i++;
+  while (i < run.length && NOT_NAME_WORDS.has(run[i]!)) i++;
   while (i < run.length && TITLES.has(bare(run[i]!))) {
     titled = true;
     givenTitle = GIVEN_NAME_TITLES.has(bare(run[i]!));
@@ -160,7 +164,7 @@ export function peopleIn(text: string): PeopleInText {
         }
         from = k;
       }
-      const broken = (!PARTICLES.has(word) && !isCapitalised(word)) || (k > from && isStopword(word.toLowerCase()));
+      const broken = (!PARTICLES.has(word) && !isCapitalised(word)) || (k > from && CAPITALISED_STOPWORDS.has(word));
       const last = broken ? k - 1 : k;
       if (broken || k === words.length - 1 || (word.endsWith('.') && !TITLES.has(bare(word)) && !isInitial(word))) {
         if (last > from) {

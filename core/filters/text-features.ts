@@ -2,9 +2,9 @@
  * Features of a text that the corpus statistics count: words, its opening and word n-grams
  * (people's names: person-names.ts). Shared by the live filters and the offline audit.
  */
-const STOPWORDS = new Set(
-  'a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those i you he she we they me him her us them my your his our their not no so do does did has have had will would can could should may might must than then there here what which who whom when where why how all any each few more most other some such only own same too very just also into about over after before under again further once'.split(' '),
-);
+/** Function words: they recur in any prose, so no feature is made of them alone. */
+export const STOPWORD_LIST: readonly string[] = 'a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those i you he she we they me him her us them my your his our their not no so do does did has have had will would can could should may might must than then there here what which who whom when where why how all any each few more most other some such only own same too very just also into about over after before under again further once'.split(' ');
+const STOPWORDS = new Set(STOPWORD_LIST);
 export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
 }
