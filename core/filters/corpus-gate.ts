@@ -360,6 +360,9 @@ for f, feature in ipairs(a.features) do
     local ceiling = math.max(1, math.floor(share * math.max(count + 1, a.warmup)))
     if bumped[f] > ceiling then
       sketch(a.features, -1)
+      -- A feature at its ceiling is frequent by definition, even in the warm-up (where the ceiling
+      -- may be 1): on the board, so gates can join surname-only mentions to this full name.
+      redis.call('zadd', KEYS[5], bumped[f] - 1, feature[1] .. '|' .. feature[2])
       return {0, 'corpus', tostring(feature[1]), feature[2], tostring(bumped[f] - 1), tostring(ceiling)}
     end
   end
@@ -513,7 +516,7 @@ export class CorpusGate {
   /**
    * A surname-only mention with no full name in its document ("Ms Halvorsen-Mbeki") is joined to
    * the one full name with that surname among the corpus's frequent features (the top board:
-   * names in 1% of accepted items or more, at least 3, which are the names near a ceiling), read
+   * names in 1% of accepted items or more, at least 3, and any name turned away at its ceiling), read
    * once a second, or after 20 ms when a text has a surname it cannot join yet (rare: most
    * surname mentions follow their full name). Until its full name is frequent, such a mention
    * counts as the surname (and a draft released after that moment takes its mention off the

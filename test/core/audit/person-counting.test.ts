@@ -21,8 +21,8 @@ t.test('one person written four ways is one key; particles, hyphens, apostrophes
 });
 
 t.test('the audit reports a person planted in 18% of documents in four forms once, at 18%', async (t) => {
-  const corpus = plantedCorpus(1000, 'document', { 'recurring-person': 0.18 });
-  t.equal(corpus.items.filter((i) => PERSON.test(i.text)).length, 180);
+  const corpus = plantedCorpus(500, 'document', { 'recurring-person': 0.18 });
+  t.equal(corpus.items.filter((i) => PERSON.test(i.text)).length, 90);
   const forms = new Set(corpus.items.filter((i) => PERSON.test(i.text)).map((i) => /Dr\. Ingrid|Ms Halvorsen|Ingrid Halvorsen-Mbeki said|Prof Halvorsen/.exec(i.text)?.[0]));
   t.equal(forms.size, 4, `the four forms were all planted: ${[...forms].join(', ')}`);
   const report = auditItems(corpus.items, resolveFilterSpec(), { kind: 'document' });
@@ -50,7 +50,7 @@ t.test('two people sharing a first name stay two in the audit', async (t) => {
 t.test('the corpus gate caps the person across all four forms', async (t) => {
   const { redis, prefix } = await testRedis(t, 'people');
   const gate = new CorpusGate(redis, `${prefix}:scope`, resolveFilterSpec({ corpus: { warmup: 50 }, dedup: { enabled: false } }));
-  const corpus = plantedCorpus(800, 'document', { 'recurring-person': 0.18 }, 5);
+  const corpus = plantedCorpus(500, 'document', { 'recurring-person': 0.18 }, 5);
   const accepted: string[] = [];
   const reasons: Record<string, number> = {};
   for (const item of corpus.items) {
@@ -60,8 +60,8 @@ t.test('the corpus gate caps the person across all four forms', async (t) => {
   }
   const carriers = accepted.filter((x) => PERSON.test(x)).length;
   const ceiling = Math.max(1, Math.floor(0.02 * Math.max(accepted.length, 50)));
-  // Before the full name is frequent (3 accepted items) a titled surname alone counts as the surname: at most a few.
-  t.ok(carriers <= ceiling + 2, `the person, in any form, is in ${carriers} of ${accepted.length} accepted documents (ceiling ${ceiling})`);
-  t.ok((reasons['corpus-name Ingrid Halvorsen-Mbeki'] ?? 0) > 100, `the rejections name the person: ${JSON.stringify(reasons)}`);
-  t.ok((reasons['corpus-name Halvorsen-Mbeki'] ?? 0) <= 3, 'the surname counts as a person of its own only in the first few items');
+  // Until a gate has re-read the frequent names (20 ms after a miss), a titled surname alone counts as the surname: one item at most.
+  t.ok(carriers <= ceiling + 1, `the person, in any form, is in ${carriers} of ${accepted.length} accepted documents (ceiling ${ceiling})`);
+  t.ok((reasons['corpus-name Ingrid Halvorsen-Mbeki'] ?? 0) > 60, `the rejections name the person: ${JSON.stringify(reasons)}`);
+  t.ok((reasons['corpus-name Halvorsen-Mbeki'] ?? 0) <= 2, 'the surname is hardly ever counted as a person of its own');
 });
