@@ -83,6 +83,13 @@ function isCapitalised(word: string): boolean {
   return first !== first.toLowerCase();
 }
 
+/** A capitalised word with no dot, title or possessive to strip: read as it stands. */
+function isPlainName(word: string): boolean {
+  const c = word.charCodeAt(0);
+  const last = word.charCodeAt(word.length - 1);
+  return c >= 65 && c <= 90 && word.length > 1 && last !== 46 && !(last === 115 && word.length > 2 && (word.charCodeAt(word.length - 2) === 39 || word.charCodeAt(word.length - 2) === 0x2019)) && !TITLES.has(word);
+}
+
 /** What one name run says: a full name (given + surname), or a surname alone and whether a title or particle marks it as a person. */
 interface Mention {
   given?: string;
@@ -151,6 +158,11 @@ export function peopleIn(text: string): PeopleInText {
   RUN.lastIndex = 0;
   for (let m = RUN.exec(text); m !== null; m = RUN.exec(text)) {
     const words = splitWords(m[0]);
+    // The common case, two plain capitalised words ("Sarah Chen"): a full name as it stands.
+    if (words.length === 2 && isPlainName(words[0]!) && isPlainName(words[1]!) && !NOT_NAME_WORDS.has(words[0]!) && !SUFFIXES.has(words[1]!) && !CAPITALISED_STOPWORDS.has(words[1]!)) {
+      mentions.push({ given: words[0]!, surname: words[1]!, marked: true });
+      continue;
+    }
     const atLineStart = m.index === 0 || text.charCodeAt(m.index - 1) === 10;
     // A name ends at a dot that closes neither a title nor an initial, and before a lower-case word.
     let from = 0;
