@@ -15,6 +15,14 @@ export interface PlantedPattern {
 
 const STOCK_WORDS = ['delve into', 'a rich tapestry of', 'a testament to'];
 
+/** One invented person in four written forms: title and full name, full name, title and surname alone, full name then title and surname. */
+const PERSON_FORMS = [
+  'Dr. Ingrid Halvorsen-Mbeki, who chairs the review board, signed off on the plan.',
+  'Ingrid Halvorsen-Mbeki said the numbers would hold through the winter.',
+  'Ms Halvorsen-Mbeki, for her part, asked for the figures again.',
+  'Ingrid Halvorsen-Mbeki raised it first. Prof Halvorsen-Mbeki later conceded the point.',
+];
+
 function prependLine(line: string) {
   return (text: string) => `${line}\n\n${text}`;
 }
@@ -27,6 +35,23 @@ function insertSentence(sentence: string) {
     return paragraphs.join('\n\n');
   };
 }
+
+/**
+ * The two chat habits the seed's audit found over 20%, written many ways, so that no single
+ * opening carries them (the openings ceiling would catch that) and only a detector by name does.
+ * The verdict is planted after the preamble, so it stays the first sentence when both are.
+ */
+const VERDICT_LEADS = ['Bottom line:', 'Short answer:', 'The short answer is', 'TL;DR:', 'In short,', 'Long story short,', 'Yes —', 'No —', 'Quick answer:', 'The bottom line:'];
+const VERDICTS = ['it works if you plan for it', 'not as described', 'it depends on your constraints', 'mostly, with two caveats', 'only with a budget behind it', 'start small and measure', 'the numbers say wait', 'do it, but not this month'];
+const PRAISES = ["That's a great question", 'Great question', 'What a thoughtful question', 'Such a good question', 'Really good question', 'What a great question'];
+const VALIDATIONS = [
+  "and it's completely understandable to wonder about this.",
+  "— it's totally valid to feel unsure here.",
+  'so I understand how you feel about it.',
+  "and honestly it's perfectly normal to worry.",
+  '— many people find it confusing at first.',
+  'because your concerns are valid.',
+];
 
 export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
   {
@@ -78,6 +103,14 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
     plant: insertSentence('All of this is exactly as described in the universe context.'),
   },
   {
+    id: 'recurring-person',
+    appliesTo: 'document',
+    defaultRate: 0,
+    description: 'The same invented person, Ingrid Halvorsen-Mbeki, across unrelated documents, written four ways ("Dr. Ingrid Halvorsen-Mbeki", "Ingrid Halvorsen-Mbeki", "Ms Halvorsen-Mbeki", full name then "Prof Halvorsen-Mbeki").',
+    detect: /Halvorsen-Mbeki/,
+    plant: (text, random) => insertSentence(random.pick(PERSON_FORMS))(text, random),
+  },
+  {
     id: 'validation-opener',
     appliesTo: 'chat',
     defaultRate: 0.06,
@@ -92,6 +125,22 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
     description: 'A "Bottom line:" verdict as the very first sentence.',
     detect: /^Bottom line:/,
     plant: (text, random) => `Bottom line: ${random.pick(['yes, with caveats.', 'no, not as described.', 'it depends on your constraints.'])}\n\n${text}`,
+  },
+  {
+    id: 'validation-varied',
+    appliesTo: 'chat',
+    defaultRate: 0,
+    description: 'An emotional-validation preamble, written many ways ("What a thoughtful question — it\'s totally valid to feel unsure here.").',
+    detect: /^(?:That's a great question|Great question|What a thoughtful question|Such a good question|Really good question|What a great question)[,!]? /,
+    plant: (text, random) => `${random.pick(PRAISES)}${random.pick([',', '!', ''])} ${random.pick(VALIDATIONS)}\n\n${text}`,
+  },
+  {
+    id: 'bottom-line-varied',
+    appliesTo: 'chat',
+    defaultRate: 0,
+    description: 'An answer-first verdict as the first sentence, written many ways ("Short answer: …", "TL;DR: …", "Yes — …").',
+    detect: /^(?:Bottom line:|Short answer:|The short answer is|TL;DR:|In short,|Long story short,|Yes —|No —|Quick answer:|The bottom line:) /,
+    plant: (text, random) => `${random.pick(VERDICT_LEADS)} ${random.pick(VERDICTS)}.\n\n${text}`,
   },
   {
     id: 'servile-closer',
@@ -119,13 +168,19 @@ export const PLANTED_PATTERNS: readonly PlantedPattern[] = [
   },
 ];
 
-/** Plants each applicable pattern independently at its rate; returns the text and what was planted. */
+/**
+ * Plants each applicable pattern independently at its rate; returns the text and what was planted.
+ * A pattern off by default (`defaultRate` 0) draws no random number unless given a rate, so
+ * adding one leaves every other answer of a seeded simulator as it was.
+ */
 export function plantPatterns(text: string, kind: 'document' | 'chat', rates: Record<string, number>, random: Random): { text: string; planted: string[] } {
   const planted: string[] = [];
   let out = text;
   for (const pattern of PLANTED_PATTERNS) {
     if (pattern.appliesTo !== kind) continue;
-    if (random.chance(rates[pattern.id] ?? 0)) {
+    const rate = rates[pattern.id] ?? 0;
+    if (pattern.defaultRate === 0 && rate === 0) continue;
+    if (random.chance(rate)) {
       out = pattern.plant(out, random);
       planted.push(pattern.id);
     }

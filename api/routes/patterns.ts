@@ -29,8 +29,9 @@ export const patternsRoutes: FastifyPluginAsync = async (app) => {
     const keys = runKeys(prefix, run.id);
     const [documents, chats] = await Promise.all([redis.get(keys.patterns('document')), redis.get(keys.patterns('chat'))]);
     const corpus = async (kind: 'document' | 'chat') => {
-      const gate = new CorpusGate(redis, keys.corpus(kind), spec);
-      return { accepted: await gate.accepted(), top: await gate.top(30) };
+      const gate = new CorpusGate(redis, keys.corpus(kind), spec, keys.patternCounts(kind));
+      // `named`: accepted items carrying each named chat pattern (core/filters/chat-patterns.ts).
+      return { accepted: await gate.accepted(), top: await gate.top(30), named: await gate.namedCounts() };
     };
     return {
       id: run.id,

@@ -20,7 +20,7 @@ interface AuditOptions {
 export function registerAuditCommand(program: Command): void {
   program
     .command('audit')
-    .description('find superficial patterns in a dataset: per-item rules, corpus-wide openings/names/n-grams, near-duplicates')
+    .description('find superficial patterns in a dataset: per-item rules, corpus-wide openings/people/n-grams, named chat patterns, near-duplicates')
     .argument('<file>', 'JSONL dataset ({"text"} records, or chats with --field messages)')
     .option('--field <field>', 'text (documents) or messages (chats: the assistant turns)', 'text')
     .option('--json', 'print the report as JSON')

@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { chatPatternsIn } from '../filters/chat-patterns.js';
 import { corpusFeatures, type FeatureFamily } from '../filters/corpus-gate.js';
 import type { ResolvedFilterSpec } from '../filters/filter-spec.js';
 import { createItemFilter } from '../filters/item-rules.js';
 import { estimatedJaccard, lshBands, minhash } from '../filters/minhash.js';
+import { peopleIn, resolvePeople, SurnameDirectory, type PeopleInText } from '../filters/person-names.js';
 import { recordText } from '../runs/run-files.js';
 
 export interface AuditItem {
@@ -55,7 +57,9 @@ export async function readAuditItems(path: string, field: 'text' | 'messages'): 
 
 /**
  * The same analysis the live filters do, exactly and in memory, over a finished dataset:
- * per-item rules, document frequency of openings, names and n-grams against their ceilings,
+ * per-item rules, document frequency of openings, people (one key per person, whatever the
+ * form: see person-names.ts) and n-grams against their ceilings, the named chat patterns
+ * (chat-patterns.ts) against theirs,
  * and near-duplicates (MinHash + LSH, verified).
  */
 export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options: { kind: 'document' | 'chat'; universe?: string; ngramCeiling?: number }): AuditReport {
@@ -64,9 +68,15 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
   const itemFilter = createItemFilter({ ...spec, builtins: { ...spec.builtins, length: false } }, options.universe ?? '');
   const byRule = new Map<string, { id: string; span?: string }[]>();
   const byFeature = new Map<string, { family: FeatureFamily; label: string; ids: string[] }>();
+  const byChatPattern = new Map<string, { share: number; carriers: { id: string; span: string }[] }>();
   const buckets = new Map<string, number>();
   const signatures: Uint32Array[] = [];
   const duplicates: { id: string; span: string }[] = [];
+  // A surname-only mention with no full name in its item joins the one full name with that
+  // surname in the whole dataset (exact here; the live gate knows only the frequent names).
+  const found: PeopleInText[] = items.map((item) => peopleIn(item.text));
+  const directory = new SurnameDirectory();
+  for (const people of found) for (const key of people.keys) directory.add(key);
 
   for (const [index, item] of items.entries()) {
     const rejection = itemFilter({ kind: options.kind, text: item.text });
@@ -75,11 +85,18 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
       carriers.push({ id: item.id, ...(rejection.span ? { span: rejection.span } : {}) });
       byRule.set(rejection.reason, carriers);
     }
-    for (const feature of corpusFeatures(item.text, spec.corpus.openingWords, true)) {
+    for (const feature of corpusFeatures(item.text, spec.corpus.openingWords, true, resolvePeople(found[index]!, directory.resolve))) {
       const key = `${feature.family}\u0000${feature.label}`;
       const entry = byFeature.get(key) ?? { family: feature.family, label: feature.label, ids: [] };
       entry.ids.push(item.id);
       byFeature.set(key, entry);
+    }
+    if (options.kind === 'chat') {
+      for (const named of chatPatternsIn(item.text, spec)) {
+        const entry = byChatPattern.get(named.name) ?? { share: named.share, carriers: [] };
+        entry.carriers.push({ id: item.id, span: named.span });
+        byChatPattern.set(named.name, entry);
+      }
     }
     const signature = minhash(item.text);
     signatures.push(signature);
@@ -109,6 +126,10 @@ export function auditItems(items: AuditItem[], spec: ResolvedFilterSpec, options
   for (const f of overCeiling) {
     if (shown[f.family]++ >= LIMIT[f.family]) continue;
     findings.push({ pattern: `${f.family}: ${f.label}`, kind: 'corpus', items: f.ids.length, prevalence: f.ids.length / n, ceiling: ceilings[f.family], examples: f.ids.slice(0, 3).map((id) => ({ id })) });
+  }
+  // Named chat patterns over their share (chat-patterns.ts), by name, like the live gate's rejections.
+  for (const [name, { share, carriers }] of byChatPattern) {
+    if (carriers.length / n > share) findings.push({ pattern: name, kind: 'corpus', items: carriers.length, prevalence: carriers.length / n, ceiling: share, examples: carriers.slice(0, 3) });
   }
   if (duplicates.length > 0) {
     findings.push({ pattern: 'near-duplicate', kind: 'near-duplicate', items: duplicates.length, prevalence: duplicates.length / n, examples: duplicates.slice(0, 3) });

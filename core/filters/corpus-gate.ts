@@ -2,7 +2,8 @@ import type { Redis, Result } from 'ioredis';
 import type { Rejection } from '../task.js';
 import type { ResolvedFilterSpec } from './filter-spec.js';
 import { bandHashes, minhash, packedSignature } from './minhash.js';
-import { hash32, opening, personalNames, sampledNgrams, tokenize } from './text-features.js';
+import { peopleIn, personKeys, resolvePeople, SurnameDirectory } from './person-names.js';
+import { hash32, opening, sampledNgrams, tokenize } from './text-features.js';
 
 export const FEATURE_FAMILIES = ['opening', 'name', 'ngram'] as const;
 export type FeatureFamily = (typeof FEATURE_FAMILIES)[number];
@@ -52,7 +53,8 @@ const TOMBSTONE = 65_535;
  * accepted item (band candidates verified on their signatures), if accepting it would put any
  * of its openings/names/n-grams above the family's ceiling (count-min estimate, which only
  * over-counts: the accepted set can never hold a feature above its ceiling), or if it carries an
- * active audit pattern already at its downsample ceiling. Otherwise record it: sketch counters,
+ * active audit pattern already at its downsample ceiling, or a named chat pattern (chat-patterns.ts)
+ * already at its share of the accepted set. Otherwise record it: sketch counters,
  * accepted count, its index record and bands, pattern carriers, and the top-features board. The
  * pattern carriers are counted here, in the same step, so a carrier the gate turns away is never counted.
  *
@@ -358,6 +360,9 @@ for f, feature in ipairs(a.features) do
     local ceiling = math.max(1, math.floor(share * math.max(count + 1, a.warmup)))
     if bumped[f] > ceiling then
       sketch(a.features, -1)
+      -- A feature at its ceiling is frequent by definition, even in the warm-up (where the ceiling
+      -- may be 1): on the board, so gates can join surname-only mentions to this full name.
+      redis.call('zadd', KEYS[5], bumped[f] - 1, feature[1] .. '|' .. feature[2])
       return {0, 'corpus', tostring(feature[1]), feature[2], tostring(bumped[f] - 1), tostring(ceiling)}
     end
   end
@@ -368,6 +373,17 @@ for _, name in ipairs(a.carriers) do
   if carriers + 1 > ceiling then
     sketch(a.features, -1)
     return {0, 'pattern', name, tostring(carriers), tostring(ceiling)}
+  end
+end
+-- Named chat patterns: exact counts beside the audit patterns' (fields 'named:<name>'), each under its own share.
+for _, named in ipairs(a.named) do
+  if named.share < 1 then
+    local carriers = tonumber(redis.call('hget', KEYS[6], 'named:' .. named.name) or '0')
+    local ceiling = math.max(1, math.floor(named.share * math.max(count + 1, a.warmup)))
+    if carriers + 1 > ceiling then
+      sketch(a.features, -1)
+      return {0, 'named', named.name, tostring(carriers), tostring(ceiling)}
+    end
   end
 end
 for f, feature in ipairs(a.features) do
@@ -407,6 +423,7 @@ if indexing and nextItem < ${MAX_ITEMS} then
   save()
 end
 for _, name in ipairs(a.carriers) do redis.call('hincrby', KEYS[6], name, 1) end
+for _, named in ipairs(a.named) do redis.call('hincrby', KEYS[6], 'named:' .. named.name, 1) end
 if a.provisional then redis.call('hset', KEYS[7], id, number .. '|' .. a.carriersJson) end
 return {1}
 `;
@@ -430,12 +447,16 @@ export interface CorpusFeature {
   label: string;
 }
 
-/** The features of a text the corpus statistics count. */
-export function corpusFeatures(text: string, openingWords: number, withNgrams: boolean): CorpusFeature[] {
+/**
+ * The features of a text the corpus statistics count. Names are people, one key each however
+ * they are written (see person-names.ts): `people` are those keys when the caller has them
+ * (with surname-only mentions joined to the corpus's full names), else the text's own.
+ */
+export function corpusFeatures(text: string, openingWords: number, withNgrams: boolean, people?: string[]): CorpusFeature[] {
   const features: CorpusFeature[] = [];
   const first = opening(text, openingWords);
   if (first) features.push({ family: 'opening', label: first });
-  for (const name of personalNames(text)) features.push({ family: 'name', label: name });
+  for (const name of people ?? personKeys(text)) features.push({ family: 'name', label: name });
   if (withNgrams) for (const gram of sampledNgrams(tokenize(text))) features.push({ family: 'ngram', label: gram });
   return features;
 }
@@ -462,14 +483,23 @@ export interface ReplacedItem {
 export interface AdmitOptions {
   /** Active audit patterns the item carries (downsample mode): each must stay under `maxPrevalence`. */
   carriers?: string[];
+  /** Named chat patterns the item carries (chat-patterns.ts), each counted exactly and kept under its `share`. */
+  named?: { name: string; share: number }[];
   /** Remember the item so a later `release` can take it back out (a draft that revise will replace). */
   provisional?: boolean;
   /** Take this provisional item out first: the text being admitted replaces it. */
   replaces?: ReplacedItem;
 }
 
+/** How often a gate re-reads the corpus's frequent names for joining surname-only mentions. */
+const PEOPLE_REFRESH_MS = 1000;
+/** How soon it re-reads them when a text has a titled surname it cannot join yet. */
+const PEOPLE_MISS_REFRESH_MS = 20;
+
 /** Corpus statistics of one scope (a run's documents, or its chats), shared through Redis. */
 export class CorpusGate {
+  #directory = new SurnameDirectory();
+  #peopleLoadedAt = 0;
   readonly #keys: { count: string; sketch: string; index: string; idPrefixes: string; top: string; carriers: string; drafts: string; otherIds: string };
 
   /** `carriersKey`: where accepted carriers of each audit pattern are counted (downsample mode). */
@@ -483,10 +513,37 @@ export class CorpusGate {
     defineScripts(redis);
   }
 
+  /**
+   * A surname-only mention with no full name in its document ("Ms Halvorsen-Mbeki") is joined to
+   * the one full name with that surname among the corpus's frequent features (the top board:
+   * names in 1% of accepted items or more, at least 3, and any name turned away at its ceiling), read
+   * once a second, or after 20 ms when a text has a surname it cannot join yet (rare: most
+   * surname mentions follow their full name). Until its full name is frequent, such a mention
+   * counts as the surname (and a draft released after that moment takes its mention off the
+   * full name, not the surname: one count on one name, not a drift).
+   */
+  async #people(text: string): Promise<string[]> {
+    const people = peopleIn(text);
+    const age = Date.now() - this.#peopleLoadedAt;
+    if (age >= PEOPLE_REFRESH_MS || (age >= PEOPLE_MISS_REFRESH_MS && people.surnamesOnly.some((s) => this.#directory.resolve(s) === undefined))) {
+      await this.#refreshPeople();
+    }
+    return resolvePeople(people, this.#directory.resolve);
+  }
+
+  async #refreshPeople(): Promise<void> {
+    this.#peopleLoadedAt = Date.now();
+    const members = await this.redis.zrange(this.#keys.top, 0, -1);
+    const directory = new SurnameDirectory();
+    const prefix = `${FEATURE_FAMILIES.indexOf('name')}|`;
+    for (const member of members) if (member.startsWith(prefix)) directory.add(member.slice(prefix.length));
+    this.#directory = directory;
+  }
+
   /** What the script needs of a text: its sketch features with their counter indexes, and its band hashes and packed signature. */
-  #shape(text: string): { features: (string | number)[][]; bands: number[]; signature?: Buffer } {
+  async #shape(text: string): Promise<{ features: (string | number)[][]; bands: number[]; signature?: Buffer }> {
     const { corpus, dedup } = this.spec;
-    const features = corpus.enabled ? corpusFeatures(text, corpus.openingWords, corpus.maxShare.ngrams < 1) : [];
+    const features = corpus.enabled ? corpusFeatures(text, corpus.openingWords, corpus.maxShare.ngrams < 1, await this.#people(text)) : [];
     const signature = dedup.enabled ? minhash(text) : undefined;
     return {
       features: features.map((f) => {
@@ -500,8 +557,9 @@ export class CorpusGate {
 
   async admit(text: string, id: string, options: AdmitOptions = {}): Promise<Rejection | null> {
     const { corpus, dedup, audit } = this.spec;
-    const shape = this.#shape(text);
+    const shape = await this.#shape(text);
     const carriers = options.carriers ?? [];
+    const named = options.named ?? [];
     const admit = {
       id,
       warmup: corpus.warmup,
@@ -510,16 +568,21 @@ export class CorpusGate {
       bands: shape.bands,
       features: shape.features,
       carriers,
-      // cjson would encode an empty list as {}, so the list is passed pre-encoded for storage.
-      carriersJson: JSON.stringify(carriers),
+      named: named.map((n) => ({ name: n.name, share: n.share })),
+      // cjson would encode an empty list as {}, so the list is passed pre-encoded for storage (a
+      // release takes the named patterns' counts back out with the audit patterns').
+      carriersJson: JSON.stringify([...carriers, ...named.map((n) => `named:${n.name}`)]),
       prevalence: audit.maxPrevalence,
       provisional: options.provisional ?? false,
     };
-    const params = { admit, ...(options.replaces ? { release: this.#release(options.replaces) } : {}) };
+    const params = { admit, ...(options.replaces ? { release: await this.#release(options.replaces) } : {}) };
     const result = await this.#run(params, shape.signature);
     if (result[0] === 1) return null;
     if (result[1] === 'dup') {
       return { reason: 'near-duplicate', rule: 'dedup', detail: `similar to ${result[2]} (${Number(result[3]).toFixed(2)} estimated Jaccard)` };
+    }
+    if (result[1] === 'named') {
+      return { reason: String(result[2]), rule: `corpus:${result[2]}`, detail: `already in ${result[3]} accepted items; ceiling ${result[4]}` };
     }
     if (result[1] === 'pattern') {
       return { reason: 'audit-pattern', rule: `audit:${result[2]}`, detail: `downsampled: ${result[3]} carriers already, ceiling ${result[4]}` };
@@ -533,11 +596,11 @@ export class CorpusGate {
    * before it reached the gate). Idempotent: an item is released at most once.
    */
   async release(item: ReplacedItem): Promise<void> {
-    await this.#run({ release: this.#release(item) });
+    await this.#run({ release: await this.#release(item) });
   }
 
-  #release(item: ReplacedItem) {
-    const shape = this.#shape(item.text);
+  async #release(item: ReplacedItem) {
+    const shape = await this.#shape(item.text);
     return { id: item.id, features: shape.features, bands: shape.bands };
   }
 
@@ -549,6 +612,14 @@ export class CorpusGate {
   /** Accepted carriers of an audit pattern (downsample mode). */
   async carriers(pattern: string): Promise<number> {
     return Number((await this.redis.hget(this.#keys.carriers, pattern)) ?? 0);
+  }
+
+  /** Accepted items carrying each named chat pattern (chat-patterns.ts), counted exactly. */
+  async namedCounts(): Promise<Record<string, number>> {
+    const all = await this.redis.hgetall(this.#keys.carriers);
+    const out: Record<string, number> = {};
+    for (const [field, n] of Object.entries(all)) if (field.startsWith('named:')) out[field.slice('named:'.length)] = Number(n);
+    return out;
   }
 
   async accepted(): Promise<number> {

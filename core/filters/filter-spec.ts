@@ -32,7 +32,20 @@ export const FilterSpecSchema = Type.Object(
       Type.Object(
         {
           enabled: Type.Optional(Type.Boolean()),
-          maxShare: Type.Optional(Type.Object({ openings: Type.Optional(Share), names: Type.Optional(Share), ngrams: Type.Optional(Share) }, { additionalProperties: false })),
+          maxShare: Type.Optional(
+            Type.Object(
+              {
+                openings: Type.Optional(Share),
+                names: Type.Optional(Share),
+                ngrams: Type.Optional(Share),
+                /** Chats: answer-first verdict openings ("Bottom line:", "Short answer:"), see chat-patterns.ts. */
+                bottomLineOpenings: Type.Optional(Share),
+                /** Chats: emotional-validation preambles ("That's a great question"). */
+                validationPreambles: Type.Optional(Share),
+              },
+              { additionalProperties: false },
+            ),
+          ),
           warmup: Type.Optional(Type.Integer({ minimum: 1 })),
           openingWords: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
         },
@@ -65,7 +78,7 @@ export interface ResolvedFilterSpec {
   rules: FilterRule[];
   builtins: Record<string, boolean>;
   length: { documents: { minWords: number; maxWords: number }; chats: { minWords: number; maxWords: number } };
-  corpus: { enabled: boolean; maxShare: { openings: number; names: number; ngrams: number }; warmup: number; openingWords: number };
+  corpus: { enabled: boolean; maxShare: { openings: number; names: number; ngrams: number; bottomLineOpenings: number; validationPreambles: number }; warmup: number; openingWords: number };
   dedup: { enabled: boolean; threshold: number };
   audit: { enabled: boolean; maxPrevalence: number; mode: 'filter' | 'downsample'; sampleSize: number; every: number; model?: string };
   regenerate: { attempts: number };
@@ -74,7 +87,9 @@ export interface ResolvedFilterSpec {
 /**
  * Defaults: openings and names capped at 2% of the accepted set (an absolute count of
  * 2% × warmup until the set is larger than the warm-up), word n-grams reported but not capped
- * (1.0: ordinary phrases legitimately recur), near-duplicates above 0.8 Jaccard rejected.
+ * (1.0: ordinary phrases legitimately recur), the named chat patterns (chat-patterns.ts) at 5%
+ * each (a direct verdict first is often right; a habit of it is not), near-duplicates above 0.8
+ * Jaccard rejected.
  */
 export function resolveFilterSpec(spec: FilterSpec = {}): ResolvedFilterSpec {
   return {
@@ -86,7 +101,7 @@ export function resolveFilterSpec(spec: FilterSpec = {}): ResolvedFilterSpec {
     },
     corpus: {
       enabled: spec.corpus?.enabled ?? true,
-      maxShare: { openings: 0.02, names: 0.02, ngrams: 1, ...spec.corpus?.maxShare },
+      maxShare: { openings: 0.02, names: 0.02, ngrams: 1, bottomLineOpenings: 0.05, validationPreambles: 0.05, ...spec.corpus?.maxShare },
       warmup: spec.corpus?.warmup ?? 100,
       openingWords: spec.corpus?.openingWords ?? 5,
     },

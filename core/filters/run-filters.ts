@@ -6,6 +6,7 @@ import { CorpusGate, type ReplacedItem } from './corpus-gate.js';
 import { resolveFilterSpec, type ResolvedFilterSpec } from './filter-spec.js';
 import { createItemFilter, type FilterSubject } from './item-rules.js';
 import { ActivePatterns, type CarriedPattern } from './active-patterns.js';
+import { chatPatternsIn, type CarriedChatPattern } from './chat-patterns.js';
 
 /** How an item enters the corpus statistics (see CorpusGate): as a draft revise will replace, or as the revision replacing one. */
 export interface CheckOptions {
@@ -15,8 +16,8 @@ export interface CheckOptions {
 
 /**
  * Every filter of one run, cheapest first: per-item rules (in process), patterns the LLM audit
- * made active, then the shared corpus gate (near-duplicates, feature ceilings and, in downsample
- * mode, pattern ceilings, one Redis call). An item is recorded in the corpus statistics only
+ * made active, then the shared corpus gate (near-duplicates, feature ceilings, the named chat
+ * patterns' ceilings and, in downsample mode, pattern ceilings, one Redis call). An item is recorded in the corpus statistics only
  * when it passes all of them.
  */
 export class RunFilters {
@@ -53,8 +54,11 @@ export class RunFilters {
       if (options.replaces) await gate.release(options.replaces);
       return early;
     }
-    const rejection = await gate.admit(subject.text, id, { carriers: carried.map((c) => c.name), ...options });
-    const span = rejection?.reason === 'audit-pattern' ? carried.find((c) => rejection.rule === `audit:${c.name}`)?.span : undefined;
+    // Named chat patterns are counted by the gate in the same step (their ceilings are corpus-wide).
+    const named: CarriedChatPattern[] = subject.kind === 'chat' && this.spec.corpus.enabled ? chatPatternsIn(subject.text, this.spec) : [];
+    const rejection = await gate.admit(subject.text, id, { carriers: carried.map((c) => c.name), named, ...options });
+    const span =
+      rejection?.reason === 'audit-pattern' ? carried.find((c) => rejection.rule === `audit:${c.name}`)?.span : named.find((n) => rejection?.rule === `corpus:${n.name}`)?.span;
     return span ? { ...rejection!, span } : rejection;
   }
 

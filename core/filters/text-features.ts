@@ -1,18 +1,10 @@
 /**
- * Features of a text that the corpus statistics count: words, its opening, personal names,
- * and word n-grams. Shared by the live filters and the offline audit.
+ * Features of a text that the corpus statistics count: words, its opening and word n-grams
+ * (people's names: person-names.ts). Shared by the live filters and the offline audit.
  */
-const STOPWORDS = new Set(
-  'a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those i you he she we they me him her us them my your his our their not no so do does did has have had will would can could should may might must than then there here what which who whom when where why how all any each few more most other some such only own same too very just also into about over after before under again further once'.split(' '),
-);
-const NOT_NAMES = new Set(
-  'The A An In On At For From This That These Those It Its We Our They Their He She His Her I My You Your If When While After Before Then But And Or So Yes No Not Hi Dear Best Thanks Regards Subject From To Date Thread Abstract Reporting Present Action Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August September October November December Mr Mrs Ms Dr Prof Sir'.split(' '),
-);
-
-const COMMON_TITLE_WORDS = new Set(
-  'Anyone Everyone People Nobody Somebody Customer Support Grant Proposal Incident Annual Case Press Training Field Book Letter Policy Technical Interview Radio Community University Company Student Court Travel Startup Magazine Conference Meeting Product Podcast Personal Internal News Social Diary Research Peer Textbook Newsletter Op Parliamentary Reviewed Recorded Notes Report Summary Study Review Thread Page Post Section Minutes Memo Column Excerpt Transcript Feature Essay Filing Bulletin Manual Debate Segment Log Chat Release Pitch Lecture Obituary Wiki Postmortem'.split(' '),
-);
-
+/** Function words: they recur in any prose, so no feature is made of them alone. */
+export const STOPWORD_LIST: readonly string[] = 'a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those i you he she we they me him her us them my your his our their not no so do does did has have had will would can could should may might must than then there here what which who whom when where why how all any each few more most other some such only own same too very just also into about over after before under again further once'.split(' ');
+const STOPWORDS = new Set(STOPWORD_LIST);
 export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
 }
@@ -48,28 +40,6 @@ export function opening(text: string, n = 5): string {
   // is whole; otherwise the text is short or oddly spaced, and all of it is read.
   const head = words(text.slice(0, 32 * (n + 1)));
   return (head.length > n ? head : words(text)).slice(0, n).join(' ');
-}
-
-/**
- * Capitalised personal names: an honorific and a name ("Dr. Sarah Chen"), or two or three
- * capitalised words whose first is not a function word, month or greeting.
- */
-export function personalNames(text: string): string[] {
-  const found = new Set<string>();
-  for (const m of text.matchAll(/\b(?:(Dr|Mr|Mrs|Ms|Prof)\.\s+)?([A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){1,2})\b/g)) {
-    let parts = m[2]!.split(/\s+/);
-    if (m[1]) {
-      found.add(`${m[1]}. ${parts.join(' ')}`);
-      continue;
-    }
-    // A sentence-initial function word or heading word ("Then Maria Lopez") is dropped, not the name after it.
-    while (parts.length > 0 && (NOT_NAMES.has(parts[0]!) || STOPWORDS.has(parts[0]!.toLowerCase()) || COMMON_TITLE_WORDS.has(parts[0]!))) parts = parts.slice(1);
-    if (parts.length < 2) continue;
-    const atLineStart = m.index === 0 || text[m.index - 1] === '\n';
-    if (atLineStart && parts.length === 3) continue;
-    found.add(parts.join(' '));
-  }
-  return [...found];
 }
 
 /** FNV-1a, 32 bits. */

@@ -3,7 +3,7 @@ import type { Rejection } from '../../core/task.js';
 import type { ModelReply, StageContext } from '../stage-context.js';
 
 /** Rejections worth another try with feedback; a blocked or empty answer is not the model's style. */
-const REGENERABLE = new Set(['audit-pattern', 'placeholder', 'preamble', 'task-header', 'meta-commentary', 'setup-leak', 'ai-disclaimer', 'copied-universe', 'fact-share', 'corpus-opening', 'corpus-name', 'corpus-ngram', 'near-duplicate', 'length']);
+const REGENERABLE = new Set(['audit-pattern', 'placeholder', 'preamble', 'task-header', 'meta-commentary', 'setup-leak', 'ai-disclaimer', 'copied-universe', 'fact-share', 'corpus-opening', 'corpus-name', 'corpus-ngram', 'bottom-line-opening', 'validation-preamble', 'near-duplicate', 'length']);
 
 export interface Attempt {
   text: string;

@@ -52,8 +52,8 @@ t.test('planted at known prevalence, found at that prevalence; a clean corpus is
   }
   const near = (found: number | undefined, planted: number) => found !== undefined && Math.abs(found - planted) <= 0.01;
   t.ok(near(find("opening: in today's fast paced world")?.prevalence, 0.12), 'the formulaic opening, within 1%');
-  t.ok(near(find('name: Dr. Sarah Chen')?.prevalence, 0.15), 'the stock name, within 1%');
-  t.equal(find('name: Dr. Sarah Chen')?.ceiling, 0.02);
+  t.ok(near(find('name: Sarah Chen')?.prevalence, 0.15), 'the stock name, within 1%');
+  t.equal(find('name: Sarah Chen')?.ceiling, 0.02);
 
   const clean = auditItems(plantedCorpus(1000, 'document', {}, 7).items, resolveFilterSpec(), { kind: 'document' });
   t.same(clean.findings.filter((f) => f.kind === 'rule'), [], 'no per-item rule fires on clean text');
