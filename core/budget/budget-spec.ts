@@ -29,6 +29,7 @@ export function modelsOfRun(spec: RunSpec): Map<string, string> {
   if (spec.chats) {
     if (!spec.traits) stages.push('traits');
     stages.push('chat-prompts', 'chat-responses');
+    if ((spec.chats.turns ?? 1) > 1) stages.push('chat-user');
   }
   const models = new Map<string, string>();
   for (const stage of stages) {
