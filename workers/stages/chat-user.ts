@@ -10,7 +10,7 @@ export function transcript(messages: readonly ChatMessage[]): string {
 
 /** A simulated user's message without the wrapping a model sometimes adds: a `User:` label, quotes. */
 export function cleanUserMessage(text: string): string {
-  let message = text.trim().replace(/^\*{0,2}user\*{0,2}\s*:\s*/i, '');
+  let message = text.trim().replace(/^\*{0,2}user\*{0,2}\s*:\s*(?:\*{2}\s*)?/i, '');
   if (/^"[^"]*"$/s.test(message) || /^“[^”]*”$/s.test(message)) message = message.slice(1, -1).trim();
   return message;
 }
