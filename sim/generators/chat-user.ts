@@ -34,7 +34,8 @@ export function generateUserTurn(random: Random, prompt: string, conversation: s
   const lastAnswer = conversation.split(/\n\nAssistant: /).pop() ?? conversation;
   const topic = topicWords(lastAnswer).slice(0, 12);
   const a = topic.length > 0 ? random.pick(topic) : 'this';
-  const b = topic.length > 1 ? random.pick(topic) : 'that';
+  const rest = topic.filter((w) => w !== a);
+  const b = rest.length > 0 ? random.pick(rest) : 'that';
   const ask = random.pick(ASKS[kind]).replace('{a}', a).replace('{b}', b);
   // `prompt` is unused beyond the tags it carried; the message reads only the conversation.
   void prompt;
