@@ -63,17 +63,33 @@ function perTurn(status: RunStatus, table: 'turns' | 'userTurns', outcome: 'acce
 
 let farm: TestFarm;
 
+/** A window smaller than the conversations: Redis holds a window of tasks (each with its conversation), whatever the run's size. */
+const WINDOW = 8;
+
 t.before(async () => {
   // One farm for the file; the chat answers carry the simulator's planted patterns, so some turns are rejected.
-  farm = await startTestFarm(t, { env: FAST_RECOVERY, sim: { latencyMs: 20 } });
+  farm = await startTestFarm(t, { env: { ...FAST_RECOVERY, SDF_RUN_WINDOW: String(WINDOW) }, sim: { latencyMs: 20 } });
 });
+
+/** Waits for the run's end, sampling the tasks it has in Redis (queued or active, every stage) on the way. */
+async function waitSampling(runId: string): Promise<{ status: RunStatus; mostInRedis: number }> {
+  let most = 0;
+  for (;;) {
+    const status = await farm.status(runId);
+    const inRedis = Object.values(status.stages).reduce((n, s) => n + s.queued + s.active, 0);
+    most = Math.max(most, inRedis);
+    if (status.state !== 'queued' && status.state !== 'running') return { status, mostInRedis: most };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 t.test('a 3-turn chat run exports alternating user/assistant conversations; every turn is counted, rejected ones as rejected', async (t) => {
   const worker = await farm.startWorker({ workerConcurrency: 16 });
   t.teardown(() => worker.close(2000));
   const runId = await farm.submit(spec(12));
-  const status = await farm.waitFor(runId);
+  const { status, mostInRedis } = await waitSampling(runId);
   t.equal(status.state, 'completed');
+  t.ok(mostInRedis <= WINDOW && mostInRedis > 0, `at most the window of tasks in Redis at once (${mostInRedis} of ${WINDOW}), for 24 conversations`);
 
   const chats = (await farm.exportLines(runId, 'chats')) as Chat[];
   checkShape(t, chats);
