@@ -3,11 +3,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /**
  * Every Prometheus metric the farm exports, defined once so the dashboards, alert rules and
  * processes agree on names and labels. Labels are bounded: stage, model, outcome, reason,
- * status class, token kind, queue state. Never run ids, task ids, prompts or error text.
+ * status class, token kind, queue state, chat turn (at most 20). Never run ids, task ids, prompts or error text.
  */
 export interface FarmMetrics {
   registry: Registry;
   tasksCompleted: Counter<'stage' | 'outcome'>;
+  /** Chat turns finished, by stage (chat-responses: the answer; chat-user: the user's message), turn number (1..20) and outcome. */
+  chatTurns: Counter<'stage' | 'turn' | 'outcome'>;
   rejections: Counter<'stage' | 'reason'>;
   llmRequests: Counter<'model' | 'status_class'>;
   llmRequestDuration: Histogram<'model'>;
@@ -165,6 +167,12 @@ export function createFarmMetrics(options: FarmMetricsOptions = {}): FarmMetrics
       name: 'sdf_tasks_completed_total',
       help: 'Tasks finished, by stage and outcome (accepted, rejected, failed).',
       labelNames: ['stage', 'outcome'],
+      registers,
+    }),
+    chatTurns: new Counter({
+      name: 'sdf_chat_turns_total',
+      help: 'Chat turns finished by the worker (a single-turn chat is turn 1), by stage (chat-responses answers, chat-user writes the next user message), turn (at most 20) and outcome.',
+      labelNames: ['stage', 'turn', 'outcome'],
       registers,
     }),
     rejections: new Counter({

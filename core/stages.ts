@@ -3,7 +3,8 @@
  * concurrency and quotas can be watched and tuned per stage.
  */
 export const DOCUMENT_STAGES = ['facts', 'doc-types', 'doc-ideas', 'documents', 'revise'] as const;
-export const CHAT_STAGES = ['traits', 'chat-prompts', 'chat-responses'] as const;
+/** `chat-user` (the user simulator) runs only for multi-turn chats (`chats.turns` > 1). */
+export const CHAT_STAGES = ['traits', 'chat-prompts', 'chat-responses', 'chat-user'] as const;
 export const STAGES = [...DOCUMENT_STAGES, ...CHAT_STAGES] as const;
 
 export type DocumentStage = (typeof DOCUMENT_STAGES)[number];

@@ -26,11 +26,28 @@ export interface TaskInput {
   prompt?: string;
   /** chat-responses: the prompt's place in its batch. */
   p?: number;
+  /**
+   * Multi-turn chats: the conversation turn this task writes (chat-responses: the answer of turn
+   * `turn`; chat-user: the user message that opens it). Absent means turn 1.
+   */
+  turn?: number;
+  /** Multi-turn chats: the exchanges before this task's turn, alternating user/assistant. */
+  messages?: ChatMessage[];
+  /** Multi-turn chats: the conversation's id (its first answer's task id), the same on every turn. */
+  conversation?: string;
+  /** Multi-turn chats: the user simulator's move for each user turn after the first (chat-moves.ts). */
+  moves?: string[];
   /** revise: the draft's record id and text. */
   id?: string;
   text?: string;
   /** Provenance carried down from earlier stages (ids of parent items). */
   parent?: string;
+}
+
+/** One message of a chat, as exported (OpenAI-style roles; never a system message). */
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
 }
 
 export interface TaskData {
@@ -112,6 +129,14 @@ export interface TaskResult {
   attempts?: number;
   /** failed: the task's input, so it can be re-driven (POST /v1/runs/:id/retry-failed). */
   input?: TaskInput;
+  /** Chat stages of a multi-turn run: the conversation turn the task wrote (counted per turn in status). */
+  turn?: number;
+}
+
+/** The conversation turn a chat task writes: 1 unless its input says otherwise; undefined for other stages. */
+export function chatTurnOf(task: Pick<TaskData, 'stage' | 'input'>): number | undefined {
+  if (task.stage !== 'chat-responses' && task.stage !== 'chat-user') return undefined;
+  return task.input.turn ?? 1;
 }
 
 export function taskId(stage: Stage, index: number): string {

@@ -2,8 +2,9 @@ import type { CommitBatch } from '../core/runs/run-ledger.js';
 import type { ResultEntry } from '../core/runs/run-results.js';
 import type { RunFile } from '../core/runs/run-files.js';
 import type { Stage } from '../core/stages.js';
-import type { TaskResult, Usage } from '../core/task.js';
+import { chatTurnOf, type TaskResult, type Usage } from '../core/task.js';
 import type { RunPlan } from './expansion-plan.js';
+import { chatTurnCounter } from '../core/runs/chat-turns.js';
 
 /**
  * Turns a batch of stream entries into what one ledger commit writes: the lines each file gets,
@@ -84,9 +85,16 @@ export function planBatch(entries: ResultEntry[], done: boolean[], plan: RunPlan
     seen.add(key);
     committed.push(result);
     for (const [field, by] of Object.entries(outcomeCounters(result))) inc(field, by);
+    // Multi-turn chats are counted per turn as well; a failed result made without the worker (a
+    // lost or given-up task) names its turn only in its input.
+    const turn = plan.chatTurns > 1 ? (result.turn ?? chatTurnOf({ stage: result.stage, input: result.input ?? {} })) : undefined;
+    if (turn) inc(chatTurnCounter(turn, result.stage, result.outcome));
     if (result.outcome === 'accepted') {
       write(plan.itemsOf[result.stage], (result.items ?? []).map((item) => ({ ...item, src: result.id })));
       if (result.record) write(plan.recordsOf[result.stage] ?? plan.itemsOf[result.stage], [result.record]);
+    } else if (result.outcome === 'rejected' && result.record) {
+      // A multi-turn chat whose turn was rejected: the turns accepted before it are the chat.
+      write(plan.recordsOf[result.stage], [result.record]);
     }
     write(
       'rejected',

@@ -42,14 +42,29 @@ function typicalOutputTokens(spec: RunSpec, stage: Stage): number {
       return 10 + Math.min(PROMPTS_PER_CALL, spec.chats?.promptsPerTrait ?? 1) * 60;
     case 'chat-responses':
       return 500;
+    case 'chat-user':
+      return 80;
   }
+}
+
+/**
+ * Multi-turn chats: characters of the exchanges a call resends, a user message and a typical
+ * answer each. chat-responses resends 0 to `turns - 1` exchanges (mean: half of the most);
+ * chat-user reads 1 to `turns - 1`. `answerTokens` sets the answers' length.
+ */
+function conversationChars(spec: RunSpec, stage: 'chat-responses' | 'chat-user', answerTokens: number): { mean: number; most: number } {
+  const turns = spec.chats?.turns ?? 1;
+  const exchange = ASSUMED_CHARS.prompt + answerTokens * CHARS_PER_TOKEN;
+  const most = (turns - 1) * exchange;
+  return { mean: stage === 'chat-responses' ? most / 2 : (turns * exchange) / 2, most };
 }
 
 export const ASSUMPTIONS = [
   'tasks are upper bounds from the spec\'s fan-out: no idea marked unsuitable, every draft revised, every document type and chat prompt found',
   `facts extraction finds at most ${ASSUMED_MAX_FACTS} facts (its template asks for 3 to 12); traits splitting finds one trait per bullet line (else sentence) of the universe`,
   `text is about ${CHARS_PER_TOKEN} characters a token; generated inputs not in the spec are assumed ${ASSUMED_CHARS.fact} characters a fact, ${ASSUMED_CHARS.docType} a document type, ${ASSUMED_CHARS.idea} an idea, ${ASSUMED_CHARS.trait} a trait, ${ASSUMED_CHARS.prompt} a chat prompt`,
-  'low: one call per task and a typical answer (facts 30 tokens each, types 8, ideas 75, documents 1,000, revisions 1,250, chat prompts 60, chat answers 500) with no thinking tokens',
+  'low: one call per task and a typical answer (facts 30 tokens each, types 8, ideas 75, documents 1,000, revisions 1,250, chat prompts 60, chat answers 500, simulated user messages 80) with no thinking tokens',
+  'multi-turn chats: every conversation reaches its last turn (no turn rejected); a turn resends the conversation before it, on average half of it with typical answers (low), all of it with every answer at its cap (high)',
   `high: every retry a task may make (doc-types up to ${1 + DOC_TYPES_EXTRA_CALLS} calls, documents and chat answers 1 + filters.regenerate.attempts) and every call using its whole output cap (maxOutputTokens, which thinking tokens count against)`,
   'prompt caching is not counted (it can only lower the cost); failed attempts that are retried, and pattern audits, are not included',
 ];
@@ -112,8 +127,16 @@ export function stageAssumption(spec: RunSpec, stage: Stage, outputCaps: Partial
       return { ...base, values, longestValues: values };
     }
     case 'chat-responses': {
-      const values = { universe, trait, prompt: text(ASSUMED_CHARS.prompt), feedback: '' };
-      return { ...base, maxCallsPerTask: regenerate, values, longestValues: values };
+      // The earlier turns count as prompt length: only the character count matters here.
+      const answers = { typical: typicalOutputTokens(spec, stage), cap: outputCaps[stage] ?? typicalOutputTokens(spec, stage) };
+      const values = { universe, trait, prompt: text(ASSUMED_CHARS.prompt + conversationChars(spec, stage, answers.typical).mean), feedback: '' };
+      const longestValues = { ...values, prompt: text(ASSUMED_CHARS.prompt + conversationChars(spec, stage, answers.cap).most) };
+      return { ...base, maxCallsPerTask: regenerate, values, longestValues };
+    }
+    case 'chat-user': {
+      const answers = { typical: typicalOutputTokens(spec, 'chat-responses'), cap: outputCaps['chat-responses'] ?? typicalOutputTokens(spec, 'chat-responses') };
+      const at = (chars: number) => ({ trait, conversation: text(chars), move: text(150), turn: 2 });
+      return { ...base, values: at(conversationChars(spec, stage, answers.typical).mean), longestValues: at(conversationChars(spec, stage, answers.cap).most) };
     }
   }
 }

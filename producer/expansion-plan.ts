@@ -18,6 +18,12 @@ export interface Expansion {
   source: ItemFile;
   multiplicity(item: Item): number;
   input(item: Item, sub: number): TaskInput;
+  /**
+   * Multi-turn chats (chat-responses): how many times each parent item is answered in all. The
+   * later turns' inputs come back into the same source through chat-user, so the stage has
+   * `turns` tasks per parent item and hands `turns - 1` of them on. @defaultValue 1
+   */
+  turns?: number;
 }
 
 export type Item = Record<string, unknown> & TaskInput;
@@ -30,6 +36,8 @@ export interface RunPlan {
   itemsOf: Partial<Record<Stage, ItemFile>>;
   recordsOf: Partial<Record<Stage, OutputFile>>;
   stages: Stage[];
+  /** Turns of the run's chats (`chats.turns`; 1 without multi-turn chats). */
+  chatTurns: number;
 }
 
 export function planRun(spec: RunSpec): RunPlan {
@@ -65,18 +73,38 @@ export function planRun(spec: RunSpec): RunPlan {
     );
   }
   if (chats) {
+    const turns = chats.turns ?? 1;
     roots.push({ stage: 'traits', seeded: Boolean(spec.traits), file: 'traits' });
     itemsOf.traits = 'traits';
     itemsOf['chat-prompts'] = 'prompts';
     recordsOf['chat-responses'] = 'chats';
     const batches = Math.ceil(chats.promptsPerTrait / PROMPTS_PER_CALL);
-    expansions.splice(docs?.revise ? 1 : 0, 0, {
+    const chatExpansions: Expansion[] = [];
+    if (turns > 1) {
+      // A conversation goes round: an answer before the last turn is a line of `conversations`,
+      // chat-user's next user message a line of `prompts` again, so chat-responses reads one
+      // source (one cursor, one task numbering) whatever the turn. A conversation that ends
+      // early (a rejected turn) is written to `chats` by the task that ends it.
+      itemsOf['chat-responses'] = 'conversations';
+      itemsOf['chat-user'] = 'prompts';
+      recordsOf['chat-user'] = 'chats';
+      chatExpansions.push({
+        stage: 'chat-user',
+        parent: 'chat-responses',
+        source: 'conversations',
+        multiplicity: () => 1,
+        input: (item) => ({ ...item, turn: (item.turn ?? 1) + 1 }),
+      });
+    }
+    chatExpansions.push({
       stage: 'chat-responses',
       parent: 'chat-prompts',
       source: 'prompts',
       multiplicity: () => 1,
       input: (item) => ({ ...item }),
+      ...(turns > 1 ? { turns } : {}),
     });
+    expansions.splice(docs?.revise ? 1 : 0, 0, ...chatExpansions);
     expansions.push({
       stage: 'chat-prompts',
       parent: 'traits',
@@ -90,7 +118,7 @@ export function planRun(spec: RunSpec): RunPlan {
     });
   }
   const stages = [...roots.map((r) => r.stage), ...expansions.map((e) => e.stage)];
-  return { roots, expansions, itemsOf, recordsOf, stages };
+  return { roots, expansions, itemsOf, recordsOf, stages, chatTurns: spec.chats?.turns ?? 1 };
 }
 
 /** Items a seeded root writes instead of calling the model. */

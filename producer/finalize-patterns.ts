@@ -7,7 +7,8 @@ import { committedRecords, recordText, runFilePath } from '../core/runs/run-file
 
 const KINDS = [
   { kind: 'document', file: 'documents', stageOf: (id: string) => (id.startsWith('revise-') ? 'revise' : 'documents') },
-  { kind: 'chat', file: 'chats', stageOf: () => 'chat-responses' },
+  // A multi-turn chat that a rejected user turn ended was written by chat-user.
+  { kind: 'chat', file: 'chats', stageOf: (id: string) => (id.startsWith('chat-user-') ? 'chat-user' : 'chat-responses') },
 ] as const;
 
 /**

@@ -67,6 +67,9 @@ export async function repairRunFiles(deps: RepairDeps): Promise<{ files: Record<
         const e = of(owner[1]!, owner[2]!);
         e.rejectedFinal = true;
         e.subRejections.push(String(line.reason));
+      } else if (line.ended === 'rejected') {
+        // A multi-turn chat its rejected turn ended: the task was rejected (its rejection line says so).
+        of(owner[1]!, owner[2]!);
       } else {
         const e = of(owner[1]!, owner[2]!);
         e.accepted = true;

@@ -153,9 +153,11 @@ export class RunDriver {
     if (committed.length > 0) await this.#deps.onCommitted?.(committed).catch((err: unknown) => this.#deps.logger.error({ err, runId: this.runId }, 'dropping the batch state of committed tasks failed; the next owner sweeps it'));
     const accepted = { document: 0, chat: 0 };
     for (const r of committed) {
-      // Only final records (not drafts on their way to revise) count towards an audit.
-      if (r.outcome !== 'accepted' || !r.record || !this.plan.recordsOf[r.stage]) continue;
-      accepted[r.stage === 'chat-responses' ? 'chat' : 'document']++;
+      // Only final records (not drafts on their way to revise) count towards an audit; a
+      // multi-turn chat is final also when a rejected turn ended it (written by either chat stage).
+      const file = this.plan.recordsOf[r.stage];
+      if (!r.record || !file || (r.outcome !== 'accepted' && !(r.outcome === 'rejected' && file === 'chats'))) continue;
+      accepted[file === 'chats' ? 'chat' : 'document']++;
     }
     for (const kind of ['document', 'chat'] as const) {
       if (accepted[kind] === 0) continue;

@@ -53,6 +53,11 @@ function maxItemsPerTask(spec: RunSpec, stage: Stage, input: TaskInput): number 
     case 'documents':
       // Drafts for revise; without revise a document is a record, not an item.
       return spec.documents?.revise ? 1 : 0;
+    case 'chat-responses':
+      // A conversation to go on with (multi-turn); the last turn's answer is a record.
+      return (spec.chats?.turns ?? 1) > 1 ? 1 : 0;
+    case 'chat-user':
+      return 1;
     default:
       return 0;
   }
@@ -80,7 +85,10 @@ function expansionBound(spec: RunSpec, expansion: Expansion, parentItems: number
     perLine += n;
     maxPerTask = Math.max(maxPerTask, n);
   }
-  return { tasks: parentItems * copies, items: parentItems * perLine, maxItemsPerTask: maxPerTask };
+  // Multi-turn chats: every parent item is answered `turns` times, and every turn but the last hands one item on.
+  const turns = expansion.turns ?? 1;
+  const items = turns > 1 ? parentItems * copies * (turns - 1) * maxPerTask : parentItems * perLine;
+  return { tasks: parentItems * copies * turns, items, maxItemsPerTask: maxPerTask };
 }
 
 /** The bound of every stage of the run, in pipeline order; `progress` tightens it mid-run. */

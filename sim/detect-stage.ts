@@ -1,5 +1,5 @@
 /** Which farm stage a request belongs to, read the way a model would: from the schema and the prompt's tags. */
-export type SimStage = 'facts' | 'doc-types' | 'doc-ideas' | 'revise' | 'traits' | 'chat-prompts' | 'audit-scan' | 'audit-cluster' | 'audit-rate' | 'documents' | 'chat-responses' | 'text';
+export type SimStage = 'facts' | 'doc-types' | 'doc-ideas' | 'revise' | 'traits' | 'chat-prompts' | 'audit-scan' | 'audit-cluster' | 'audit-rate' | 'documents' | 'chat-responses' | 'chat-user' | 'text';
 
 const BY_SCHEMA_KEY: Record<string, SimStage> = {
   facts: 'facts',
@@ -18,6 +18,8 @@ export function detectStage(schema: unknown, system: string, user: string): SimS
   if (properties) {
     for (const key of Object.keys(properties)) if (BY_SCHEMA_KEY[key]) return BY_SCHEMA_KEY[key];
   }
+  // The user simulator reads the conversation so far and the move to make.
+  if (user.includes('<conversation>') && user.includes('<move>')) return 'chat-user';
   if (system.includes('<trait>')) return 'chat-responses';
   if (user.includes('<document_type>')) return 'documents';
   return 'text';

@@ -5,7 +5,7 @@ import { failure, type ApiFailure } from './http.js';
 import { ImplicitCache } from './implicit-cache.js';
 import type { SimMetrics } from './metrics.js';
 import type { SimOptions } from './options.js';
-import { normalizeRequest, promptLines, promptPieces, textOf, tokensOfLines, type GenerateRequest, type PromptLine } from './prompt.js';
+import { invalidRole, lastUserText, normalizeRequest, promptLines, promptPieces, textOf, tokensOfLines, type GenerateRequest, type PromptLine } from './prompt.js';
 import { Random, hash32 } from './random.js';
 import { respond } from './respond.js';
 import { countTokens, truncateToTokens } from './tokens.js';
@@ -85,6 +85,8 @@ export class Generator {
       if (!cache) return CACHE_NOT_FOUND;
       if (cache.model !== `models/${model}`) return failure(400, 'INVALID_ARGUMENT', `Model used by GenerateContent request (models/${model}) and CachedContent (${cache.model}) has to be the same.`);
     }
+    const role = invalidRole(request.contents);
+    if (role !== undefined) return failure(400, 'INVALID_ARGUMENT', `Please use a valid role: user, model. (got "${role}")`);
     const ownUser = textOf(request.contents);
     if (!ownUser) return failure(400, 'INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified');
     const lines = promptLines(promptPieces(request.systemInstruction, request.contents));
@@ -134,7 +136,9 @@ export class Generator {
         responseId: randomBytes(8).toString('hex'),
       };
     }
-    const answer = respond(stage, prompt.system, prompt.user, random, options, this.#recentDocs);
+    // A chat answer answers the conversation's last user message (earlier turns are context).
+    const user = stage === 'chat-responses' ? lastUserText(request.contents) || prompt.user : prompt.user;
+    const answer = respond(stage, prompt.system, user, random, options, this.#recentDocs);
     for (const id of answer.planted) {
       metrics.planted.inc({ pattern: id });
       stats.planted[id] = (stats.planted[id] ?? 0) + 1;

@@ -103,3 +103,15 @@ export function textOf(value: GenerateRequest['contents'] | GenerateRequest['sys
     .flatMap((c) => (c.parts ?? []).map((p) => p.text ?? ''))
     .join('\n');
 }
+
+/** A content's role Gemini refuses (only `user` and `model` are turns; none means user), if any. */
+export function invalidRole(contents: GenerateRequest['contents']): string | undefined {
+  for (const c of contentList(contents)) if (c.role !== undefined && c.role !== 'user' && c.role !== 'model') return c.role;
+  return undefined;
+}
+
+/** The text of the last user turn of multi-turn contents ('' when there is none). */
+export function lastUserText(contents: GenerateRequest['contents']): string {
+  const turns = contentList(contents).filter((c) => (c.role ?? 'user') === 'user');
+  return (turns[turns.length - 1]?.parts ?? []).map((p) => p.text ?? '').join('\n');
+}

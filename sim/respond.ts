@@ -1,4 +1,5 @@
 import { generateChatResponse } from './generators/chat.js';
+import { generateUserTurn } from './generators/chat-user.js';
 import { generateDocument } from './generators/document.js';
 import * as structured from './generators/structured.js';
 import type { SimStage } from './detect-stage.js';
@@ -48,6 +49,8 @@ export function respond(stage: SimStage, system: string, user: string, random: R
       const answer = generateChatResponse(random, user, structured.tagged(system, 'trait'));
       return plantPatterns(answer, 'chat', options.patternRates, random);
     }
+    case 'chat-user':
+      return { text: generateUserTurn(random, user, structured.tagged(user, 'conversation'), structured.tagged(user, 'move')), planted: [] };
     case 'text':
       return { text: generateChatResponse(random, user, ''), planted: [] };
   }

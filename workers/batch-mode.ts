@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { FarmMetrics } from '../core/metrics.js';
 import { ZERO_USAGE } from '../core/task.js';
 import type { BudgetHold } from '../core/budget/budget-ledger.js';
-import { geminiRequestOf, roughTokens, type CallModel, type ModelRequest } from './call-model.js';
+import { geminiRequestOf, requestText, roughTokens, type CallModel, type ModelRequest } from './call-model.js';
 import type { ModelReply } from './stage-context.js';
 import { answersSchema } from './response-cache.js';
 
@@ -79,7 +79,7 @@ export function withBatchMode(callModel: CallModel, deps: BatchModeDeps): CallMo
     if (answer === 'unknown') {
       // A new request spends money once its batch runs: the budgets hold its worst case first,
       // until the run's owner settles it with the actual cost when the answer is stored.
-      const held = await deps.budget!.reserve(request, roughTokens((request.system ?? '') + request.user), { ttlMs: BATCH_HOLD_TTL_MS });
+      const held = await deps.budget!.reserve(request, roughTokens(requestText(request)), { ttlMs: BATCH_HOLD_TTL_MS });
       answer = await store.ask(batch.runId, ask, { add: true, ...(held ? { hold: held.hold } : {}) });
       // Added by another attempt meanwhile (with its own hold), or answered: this hold is not needed.
       if (answer !== 'added') await held?.release();

@@ -2,12 +2,14 @@ import type { Content, GoogleGenAI } from '@google/genai';
 import type { AnswerSlot, KeyedRequest } from '../core/gemini/request-key.js';
 import type { ModelLimits } from '../core/limiter/model-limits.js';
 import type { FarmMetrics } from '../core/metrics.js';
-import type { Usage } from '../core/task.js';
+import type { ChatMessage, Usage } from '../core/task.js';
 import type { ModelReply } from './stage-context.js';
 
 export interface ModelRequest {
   model: string;
   system?: string;
+  /** Multi-turn chats: the exchanges before `user`, sent as earlier `contents` (assistant → `model`). */
+  history?: ChatMessage[];
   user: string;
   temperature: number;
   maxOutputTokens: number;
@@ -72,6 +74,12 @@ export function roughTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** Everything a request sends as text, for its rough token count: system instruction, earlier turns, user turn. */
+export function requestText(request: Pick<ModelRequest, 'system' | 'history' | 'user'>): string {
+  const history = request.history?.map((m) => m.content).join('') ?? '';
+  return (request.system ?? '') + history + request.user;
+}
+
 /**
  * What is sent to Gemini for a request, in Gemini's shape: the one mapping, used for the call
  * and for its cache key (core/gemini/request-key.ts), so the key hashes exactly what is asked.
@@ -83,7 +91,10 @@ export function geminiRequestOf(request: ModelRequest): KeyedRequest & {
 } {
   return {
     model: request.model,
-    contents: [{ role: 'user', parts: [{ text: request.user }] }],
+    contents: [
+      ...(request.history ?? []).map((m) => ({ role: m.role === 'assistant' ? 'model' : 'user', parts: [{ text: m.content }] })),
+      { role: 'user', parts: [{ text: request.user }] },
+    ],
     ...(request.system ? { systemInstruction: request.system } : {}),
     generationConfig: {
       temperature: request.temperature,
@@ -98,7 +109,7 @@ export function createCallModel(deps: CallModelDeps): CallModel {
   const { gemini, metrics } = deps;
   const timeoutMs = deps.timeoutMs ?? 600_000;
   return async (request) => {
-    const estimate = roughTokens((request.system ?? '') + request.user);
+    const estimate = roughTokens(requestText(request));
     // Before the quota: a call its budget refuses takes none.
     const hold = await deps.budget?.reserve(request, estimate);
     let reservation;

@@ -5,7 +5,7 @@ import { renderTemplate } from '../core/prompts/render-template.js';
 import type { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { resolveStageSettings } from '../core/spec/resolve-stage-settings.js';
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
-import { ZERO_USAGE, addUsage, taskId, type Rejection, type TaskData, type TaskResult, type Usage } from '../core/task.js';
+import { ZERO_USAGE, addUsage, chatTurnOf, taskId, type ChatMessage, type Rejection, type TaskData, type TaskResult, type Usage } from '../core/task.js';
 import { toError } from '../core/errors.js';
 import { classifyGeminiError } from '../core/gemini/classify-error.js';
 import type { CallModel } from './call-model.js';
@@ -74,11 +74,14 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     const limits = limitsFor(settings.model, deps.defaultLimits ?? {}, spec.limits);
     let usage: Usage = ZERO_USAGE;
     const id = taskId(task.stage, task.index);
+    // Chat stages say which turn they wrote, for the per-turn counts of multi-turn chats.
+    const turn = chatTurnOf(task);
     const publish = async (outcome: StageOutcome & Pick<TaskResult, 'error' | 'input'>) => {
-      const result: TaskResult = { runId: task.runId, stage: task.stage, index: task.index, id, model: settings.model, usage, attempts: job.attemptsMade + 1, ...outcome };
+      const result: TaskResult = { runId: task.runId, stage: task.stage, index: task.index, id, model: settings.model, usage, attempts: job.attemptsMade + 1, ...(turn ? { turn } : {}), ...outcome };
       await deps.publish(result);
       usage = ZERO_USAGE;
       deps.metrics.tasksCompleted.inc({ stage: task.stage, outcome: result.outcome });
+      if (turn) deps.metrics.chatTurns.inc({ stage: task.stage, turn: String(turn), outcome: result.outcome });
       for (const r of result.rejections ?? []) deps.metrics.rejections.inc({ stage: task.stage, reason: r.reason });
       return result.outcome;
     };
@@ -87,7 +90,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
     // Numbers this attempt's calls: each gets its own answer slot (see taskVariant), so its own
     // request key, for the response cache and, in batch mode, for its batch request.
     let calls = 0;
-    const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0) => {
+    const call = async (values: Record<string, unknown>, json: boolean, temperatureBoost = 0, history?: ChatMessage[]) => {
       const variant = taskVariant(task, calls++);
       const slot = runAnswerSlot(spec, variant);
       // Batch mode keys its requests whether or not the run uses the response cache.
@@ -100,6 +103,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       try {
         answer = await callWithPromptCache(deps.callModel, deps.promptCaches, task.runId, {
           model: settings.model,
+          ...(history && history.length > 0 ? { history } : {}),
           user: renderTemplate(userTemplate, values),
           ...(systemTemplate ? { system: renderTemplate(systemTemplate, { universe: spec.universe, ...values }) } : {}),
           temperature: Math.min(2, settings.temperature + temperatureBoost),
@@ -125,7 +129,7 @@ export function createTaskProcessor(deps: ProcessorDeps) {
       task,
       spec,
       regenerateAttempts: filters.spec.regenerate.attempts,
-      generate: (values, options = {}) => call(values, false, options.temperatureBoost ?? 0),
+      generate: (values, options = {}) => call(values, false, options.temperatureBoost ?? 0, options.history),
       async generateJson<T>(values: Record<string, unknown>) {
         const reply = await call(values, true);
         try {

@@ -105,12 +105,13 @@ export function runAnswerSlot(spec: Pick<RunSpec, 'seed' | 'cache'>, variant: st
 }
 
 /** The coordinates that tell apart the tasks of a stage that may send the same prompt. */
-const COORDINATES = ['f', 't', 'i', 'd', 'batch', 'p'] as const;
+const COORDINATES = ['f', 't', 'i', 'd', 'batch', 'p', 'turn'] as const;
 
 /**
  * A task's call's slot in its run: the stage, the task's coordinates in the run's tree (fact or
  * trait `f`, type `t`, idea `i`, document `d` of its idea, prompt batch `batch`, prompt `p` of its
- * batch) and the call's number within the task attempt.
+ * batch, conversation turn `turn` of a multi-turn chat, absent on turn 1 so single-turn chats keep
+ * their keys) and the call's number within the task attempt.
  *
  * The coordinates, not the task's queue index: they are what makes sibling tasks that ask one
  * prompt (the `docsPerIdea` documents of an idea, the prompt batches of a trait, identical user

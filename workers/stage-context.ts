@@ -1,6 +1,6 @@
 import type { RunSpec } from '../core/spec/run-spec-schema.js';
 import type { CheckOptions } from '../core/filters/run-filters.js';
-import type { Rejection, TaskData, TaskResult } from '../core/task.js';
+import type { ChatMessage, Rejection, TaskData, TaskResult } from '../core/task.js';
 
 /** A model's answer as the stages see it. */
 export interface ModelReply {
@@ -13,8 +13,11 @@ export interface ModelReply {
 export interface StageContext {
   task: TaskData;
   spec: RunSpec;
-  /** Free-text call with the stage's templates filled from `values`; a retry after a rejection runs a little hotter. */
-  generate(values: Record<string, unknown>, options?: { temperatureBoost?: number }): Promise<ModelReply>;
+  /**
+   * Free-text call with the stage's templates filled from `values`; a retry after a rejection runs
+   * a little hotter. `history` (multi-turn chats) goes before the rendered user turn as earlier turns.
+   */
+  generate(values: Record<string, unknown>, options?: { temperatureBoost?: number; history?: ChatMessage[] }): Promise<ModelReply>;
   /** Structured call: returns the parsed JSON, or throws MalformedOutputError. */
   generateJson<T>(values: Record<string, unknown>): Promise<{ value: T; reply: ModelReply }>;
   /**

@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 
 /** Final outputs a user exports, and the item files that feed the next stage. */
 export const OUTPUT_FILES = ['documents', 'chats', 'rejected'] as const;
-export const ITEM_FILES = ['facts', 'doc-types', 'ideas', 'drafts', 'traits', 'prompts'] as const;
+/** `conversations`: multi-turn chats waiting for the user simulator's next message. */
+export const ITEM_FILES = ['facts', 'doc-types', 'ideas', 'drafts', 'traits', 'prompts', 'conversations'] as const;
 
 export type OutputFile = (typeof OUTPUT_FILES)[number];
 export type ItemFile = (typeof ITEM_FILES)[number];

@@ -8,6 +8,7 @@ import { PromptCacheRecords } from '../prompt-cache/prompt-cache-records.js';
 import { readRunSpend, type RunSpend } from '../cost/run-spend.js';
 import { BatchStore } from '../batch/batch-store.js';
 import { readBatchStatus, type BatchStatus } from '../batch/batch-status.js';
+import { readChatTurns, type ChatTurnsStatus } from './chat-turns.js';
 
 export interface StageStatus {
   queued: number;
@@ -45,6 +46,8 @@ export interface RunStatus extends Omit<RunMeta, 'spec'> {
   batch?: BatchStatus;
   /** The run's explicit Gemini caches (deleted, and so gone from here, when the run ends). */
   promptCaches: PromptCacheStatus[];
+  /** Multi-turn chats (`chats.turns` > 1): answers and user-simulator messages per turn, by outcome. */
+  chats?: ChatTurnsStatus;
 }
 
 export interface PromptCacheStatus {
@@ -106,6 +109,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
     }
   }
   for (const s of Object.values(stages)) s.queued = Math.max(0, s.queued - s.done - s.active);
+  const chats = readChatTurns(stats);
   return {
     ...run,
     stages,
@@ -124,6 +128,7 @@ export async function readRunStatus(redis: Redis, prefix: string, runs: RunStore
       ? { budget: { usd: budget.usd, spentUsd: budget.spentUsd, reservedUsd: budget.reservedUsd, ...(budget.refused ? { refused: budget.refused } : {}) } }
       : {}),
     ...(batch ? { batch } : {}),
+    ...(chats ? { chats } : {}),
     promptCaches: [...caches.values()].map((c) => ({ model: c.model, stages: c.stages, state: c.state, ...(c.state === 'live' ? { tokens: c.tokens, expireTime: c.expireTime } : {}) })),
   };
 }

@@ -23,6 +23,7 @@ export function callingStages(spec: RunSpec): Stage[] {
   if (spec.chats) {
     if (!spec.traits) stages.push('traits');
     stages.push('chat-prompts', 'chat-responses');
+    if ((spec.chats.turns ?? 1) > 1) stages.push('chat-user');
   }
   return stages;
 }
@@ -31,7 +32,7 @@ export function callingStages(spec: RunSpec): Stage[] {
 function namesStageModel(spec: RunSpec, stage: Stage): boolean {
   if (spec.stages?.[stage]?.model) return true;
   if (stage === 'chat-responses') return Boolean(spec.chats?.responseModel);
-  if (stage === 'traits' || stage === 'chat-prompts') return Boolean(spec.chats?.model);
+  if (stage === 'traits' || stage === 'chat-prompts' || stage === 'chat-user') return Boolean(spec.chats?.model);
   return Boolean(spec.documents?.model);
 }
 

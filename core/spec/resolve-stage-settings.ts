@@ -22,6 +22,8 @@ const STAGE_DEFAULTS: Record<Stage, { temperature: number; maxOutputTokens: numb
   traits: { temperature: 0.2, maxOutputTokens: 4096 },
   'chat-prompts': { temperature: 1.0, maxOutputTokens: 8192 },
   'chat-responses': { temperature: 0.8, maxOutputTokens: 8192 },
+  // A user's next message is short; hot, so conversations drift apart.
+  'chat-user': { temperature: 1.0, maxOutputTokens: 2048 },
 };
 
 /** The stages of a run that send their model calls through the Batch API. */
@@ -34,7 +36,7 @@ export function resolveStageSettings(spec: RunSpec, stage: Stage): ResolvedStage
   const pipelineModel =
     stage === 'chat-responses'
       ? (spec.chats?.responseModel ?? DEFAULT_RESPONSE_MODEL)
-      : stage === 'traits' || stage === 'chat-prompts'
+      : stage === 'traits' || stage === 'chat-prompts' || stage === 'chat-user'
         ? spec.chats?.model
         : spec.documents?.model;
   const override = spec.stages?.[stage] ?? {};

@@ -11,6 +11,9 @@ import { FilterSpecSchema } from '../filters/filter-spec.js';
 export const MAX_FAN_OUT = 1_000_000;
 const PositiveInt = (description: string) => Type.Integer({ minimum: 1, maximum: MAX_FAN_OUT, description });
 
+/** Most turns a chat may have (`chats.turns`): each turn is two model calls and the whole conversation is resent each time. */
+export const MAX_CHAT_TURNS = 20;
+
 /** How a stage's model calls are made: one request each (`online`), or through the Gemini Batch API at about half the price (`batch`). */
 export const STAGE_MODES = ['online', 'batch'] as const;
 export type StageMode = (typeof STAGE_MODES)[number];
@@ -83,6 +86,9 @@ export const RunSpecSchema = Type.Object(
           model: Type.Optional(Type.String({ minLength: 1 })),
           responseModel: Type.Optional(Type.String({ minLength: 1 })),
           promptsPerTrait: PositiveInt('User prompts per trait.'),
+          turns: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: MAX_CHAT_TURNS, description: 'Assistant turns per chat; above 1 a user simulator (stage chat-user) writes each next user message. Default 1.' }),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -3,6 +3,7 @@ import type { RunEstimate } from '../../producer/run-estimate.js';
 import type { CostProjection } from '../../producer/cost-projection.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
 import { startTestFarm, type TestFarm } from '../helpers/farm.js';
+import { PLANTED_PATTERNS } from '../../sim/patterns.js';
 
 type StatusWithProjection = RunStatus & { projection: CostProjection };
 
@@ -16,16 +17,17 @@ const simRequests = (farm: TestFarm) => Object.values(farm.sim.stats().requests)
 /** 13 bullet lines: facts extraction finds 12 of them (its template's maximum), traits all 13. */
 const BULLETS = Array.from({ length: 13 }, (_, i) => `- Aster keeps promise number ${i + 1} to every user it meets, whatever the hour.`).join('\n');
 
-// The simulator marks no idea unsuitable here, so the real run reaches every bound of the fan-out.
+// The simulator marks no idea unsuitable and plants no pattern here, so no chat turn is rejected
+// and the real run reaches every bound of the fan-out, every turn of every conversation included.
 t.test('a dry run creates nothing and calls no model; its task counts are the real run\'s', async (t) => {
-  const farm = await startTestFarm(t, { sim: { unsuitableRate: 0 } });
+  const farm = await startTestFarm(t, { sim: { unsuitableRate: 0, patternRates: Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, 0])) } });
   const specs = {
     'given facts and traits': {
       universe: BULLETS,
       keyFacts: ['Aster admits uncertainty.', 'Aster does not flatter.'],
       traits: ['Aster admits uncertainty plainly and gives numbers.', 'Aster disagrees politely when the evidence warrants it.'],
       documents: { docTypesPerFact: 2, ideasPerType: 2, docsPerIdea: 3 },
-      chats: { promptsPerTrait: 2 },
+      chats: { promptsPerTrait: 2, turns: 3 },
     },
     'facts and traits extracted': { universe: BULLETS, documents: { docTypesPerFact: 1, ideasPerType: 1, docsPerIdea: 1 }, chats: { promptsPerTrait: 1 } },
   };
@@ -38,7 +40,10 @@ t.test('a dry run creates nothing and calls no model; its task counts are the re
   }
   t.same((await (await fetch(`${farm.apiUrl}/v1/runs`)).json()).runs, [], 'no run was created');
   t.equal(simRequests(farm), 0, 'the simulator got no request');
-  t.same(Object.keys(estimates['given facts and traits']!.stages), ['doc-types', 'doc-ideas', 'documents', 'chat-prompts', 'chat-responses'], 'given key facts and traits: no facts or traits stage');
+  t.same(Object.keys(estimates['given facts and traits']!.stages), ['doc-types', 'doc-ideas', 'documents', 'chat-prompts', 'chat-responses', 'chat-user'], 'given key facts and traits: no facts or traits stage');
+  t.equal(estimates['given facts and traits']!.stages['chat-responses']?.tasks, 2 * 2 * 3, '3 turns: each prompt answered 3 times');
+  t.equal(estimates['given facts and traits']!.stages['chat-user']?.tasks, 2 * 2 * 2, '3 turns: 2 simulated user messages per prompt');
+  t.notOk(estimates['facts and traits extracted']!.stages['chat-user'], 'single-turn chats have no user simulator');
   t.equal(estimates['facts and traits extracted']!.stages.facts?.tasks, 1);
 
   await farm.startWorker({ workerConcurrency: 8 });

@@ -39,3 +39,26 @@ t.test('chat prompts are asked for in batches that add up to promptsPerTrait', a
   t.same(counts, [PROMPTS_PER_CALL, PROMPTS_PER_CALL, 3]);
   t.equal(plan.recordsOf['chat-responses'], 'chats');
 });
+
+t.test('multi-turn chats: chat-responses reads one source for every turn, chat-user feeds it back', async (t) => {
+  const single = planRun({ universe: 'u', chats: { promptsPerTrait: 2 } });
+  t.notOk(single.stages.includes('chat-user'), 'one turn: no user simulator');
+  t.equal(single.itemsOf['chat-responses'], undefined, 'one turn: an answer is a record, not an item');
+
+  const plan = planRun({ universe: 'u', chats: { promptsPerTrait: 2, turns: 3 } });
+  t.equal(plan.chatTurns, 3);
+  t.same(
+    plan.expansions.filter((e) => e.stage.startsWith('chat')).map((e) => [e.stage, e.source]),
+    [
+      ['chat-user', 'conversations'],
+      ['chat-responses', 'prompts'],
+      ['chat-prompts', 'traits'],
+    ],
+  );
+  t.equal(plan.itemsOf['chat-responses'], 'conversations');
+  t.equal(plan.itemsOf['chat-user'], 'prompts', 'the next user message is a prompt again');
+  t.equal(plan.recordsOf['chat-user'], 'chats', 'a conversation a rejected user turn ends is still a chat');
+  const user = plan.expansions.find((e) => e.stage === 'chat-user')!;
+  t.equal(user.input({ turn: 2, conversation: 'chat-responses-0' }, 0).turn, 3, 'chat-user writes the turn after the one answered');
+  t.equal(user.input({}, 0).turn, 2);
+});

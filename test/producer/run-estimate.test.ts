@@ -81,3 +81,19 @@ t.test('progress tightens the bound: done tasks\' items are known, only the rest
   // Half the idea tasks done with 6 ideas: the other two may still bring 5 each.
   t.equal(taskBounds(spec, { 'doc-ideas': { done: 2, items: 6 } }).documents!.tasks, (6 + 2 * 5) * 3);
 });
+
+t.test('multi-turn chats: each prompt answered once per turn, a simulated user message before every later turn, longer prompts', async (t) => {
+  const one: RunSpec = { universe: UNIVERSE, traits: ['x', 'y'], chats: { promptsPerTrait: 5 } };
+  const three: RunSpec = { ...one, chats: { promptsPerTrait: 5, turns: 3 } };
+  t.same(tasksOf(three), { 'chat-prompts': 2, 'chat-responses': 2 * 5 * 3, 'chat-user': 2 * 5 * 2 });
+  const single = estimateRun(one, { prices, prompts }).stages['chat-responses']!;
+  const multi = estimateRun(three, { prices, prompts }).stages['chat-responses']!;
+  // Turns 1..3 resend 0, 1 and 2 exchanges (a 300-character message and a 500-token answer each): 1 on average.
+  t.equal(multi.inputTokensPerCall.low - single.inputTokensPerCall.low, (300 + 500 * 4) / 4, 'a turn resends half the conversation on average');
+  t.equal(multi.inputTokensPerCall.high - single.inputTokensPerCall.high, (2 * (300 + 8192 * 4)) / 4, 'the last turn resends it all, every answer at its cap');
+  const user = estimateRun(three, { prices, prompts }).stages['chat-user']!;
+  t.equal(user.model, 'gemini-2.5-flash', "the user simulator runs on the chats' model");
+  t.equal(estimateRun({ ...three, stages: { 'chat-user': { model: 'gemini-2.5-flash-lite' } } }, { prices, prompts }).stages['chat-user']!.model, 'gemini-2.5-flash-lite', 'stages.chat-user.model sets its own');
+  const bounds = taskBounds(three);
+  t.equal(bounds['chat-responses']?.items, 2 * 5 * 2, 'every turn but the last hands the conversation on');
+});

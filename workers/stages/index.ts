@@ -2,6 +2,7 @@ import type { Stage } from '../../core/stages.js';
 import type { StageHandler } from '../stage-context.js';
 import { chatPromptsStage } from './chat-prompts.js';
 import { chatResponsesStage } from './chat-responses.js';
+import { chatUserStage } from './chat-user.js';
 import { docIdeasStage } from './doc-ideas.js';
 import { docTypesStage } from './doc-types.js';
 import { documentsStage } from './documents.js';
@@ -19,4 +20,5 @@ export const STAGE_HANDLERS: Record<Stage, StageHandler> = {
   traits: traitsStage,
   'chat-prompts': chatPromptsStage,
   'chat-responses': chatResponsesStage,
+  'chat-user': chatUserStage,
 };

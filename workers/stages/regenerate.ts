@@ -1,5 +1,5 @@
 import type { CheckOptions } from '../../core/filters/run-filters.js';
-import type { Rejection } from '../../core/task.js';
+import type { ChatMessage, Rejection } from '../../core/task.js';
 import type { ModelReply, StageContext } from '../stage-context.js';
 
 /** Rejections worth another try with feedback; a blocked or empty answer is not the model's style. */
@@ -24,12 +24,14 @@ export async function generateFiltered(
   extra: { prompt?: string; fact?: string },
   id: string,
   options: CheckOptions = {},
+  /** Multi-turn chats: the exchanges before this turn, sent with every attempt. */
+  history?: ChatMessage[],
 ): Promise<Attempt> {
   const earlier: Attempt['earlier'] = [];
   for (let attempt = 0; ; attempt++) {
     const last = earlier[earlier.length - 1];
     const feedback = last ? `An earlier draft was rejected (${last.reason}${last.span ? `: "${last.span}"` : ''}). Write a new one that avoids this.` : '';
-    const reply = await ctx.generate({ ...values, feedback }, { temperatureBoost: attempt * 0.15 });
+    const reply = await ctx.generate({ ...values, feedback }, { temperatureBoost: attempt * 0.15, ...(history ? { history } : {}) });
     const text = reply.text.trim();
     // Every attempt is checked under the task's id: at most one is admitted, and it is the one a
     // revision will replace by that id.
