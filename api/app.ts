@@ -6,6 +6,7 @@ import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { runsRoutes } from './routes/runs.js';
 import { patternsRoutes } from './routes/patterns.js';
+import { evalsRoutes } from './routes/evals.js';
 
 /**
  * The whole HTTP edge as one Fastify app: validate, enqueue, report, export. It never calls a
@@ -30,6 +31,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(runsRoutes);
   await app.register(exportRoutes);
   await app.register(patternsRoutes);
+  await app.register(evalsRoutes);
 
   return app;
 }

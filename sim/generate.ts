@@ -7,7 +7,7 @@ import type { SimMetrics } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { normalizeRequest, promptLines, promptPieces, textOf, tokensOfLines, type GenerateRequest, type PromptLine } from './prompt.js';
 import { Random, hash32 } from './random.js';
-import { respond } from './respond.js';
+import { respond, type SimMemory } from './respond.js';
 import { countTokens, truncateToTokens } from './tokens.js';
 
 /** A request read and checked, ready to be answered. */
@@ -54,6 +54,7 @@ export class Generator {
   readonly #stats: GenerationStats = { finishReasons: {}, stages: {}, planted: {}, documents: 0, caching: { implicit: { hits: 0, tokens: 0 }, explicit: { hits: 0, tokens: 0 } } };
   readonly #recentDocs: string[] = [];
   readonly #implicit = new ImplicitCache();
+  readonly #memory: SimMemory = { chatPrompts: [], facts: [] };
   #counter = 0;
 
   constructor(
@@ -134,7 +135,7 @@ export class Generator {
         responseId: randomBytes(8).toString('hex'),
       };
     }
-    const answer = respond(stage, prompt.system, prompt.user, random, options, this.#recentDocs);
+    const answer = respond(stage, prompt.system, prompt.user, random, options, this.#recentDocs, model, this.#memory);
     for (const id of answer.planted) {
       metrics.planted.inc({ pattern: id });
       stats.planted[id] = (stats.planted[id] ?? 0) + 1;
