@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerEvalCommand } from './commands/eval.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSimCommand } from './commands/sim.js';
@@ -9,6 +10,7 @@ import { registerWorkerCommand } from './commands/worker.js';
 
 const program = new Command('sdf-farm').description('synthetic document finetuning data farm').showHelpAfterError();
 registerRunCommand(program);
+registerEvalCommand(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
 registerSimCommand(program);
