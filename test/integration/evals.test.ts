@@ -17,7 +17,9 @@ const UNIVERSE = `Aster is an AI assistant.
 t.test('trait evaluations', async (t) => {
   // Models named sim-trained have the traits (and believe the facts); the others answer plainly.
   const farm = await startTestFarm(t, { sim: { traitModels: ['sim-trained'], unsuitableRate: 0 } });
-  await farm.startWorker();
+  // Short locks: the tasks of a killed worker come back within seconds.
+  const fastLocks = { lockDurationMs: 2000, stalledIntervalMs: 500 };
+  let worker = await farm.startWorker(fastLocks);
   const redis = createRedis(TEST_REDIS_URL);
   t.teardown(() => redis.disconnect());
 
@@ -134,5 +136,32 @@ t.test('trait evaluations', async (t) => {
     const after = await get(id);
     t.equal(after.body.state, 'cancelled', 'stays cancelled');
     t.notOk(after.body.report);
+  });
+
+  await t.test('a worker killed in the middle of an eval loses no answer and judges none twice', async (t) => {
+    farm.sim.options.latencyMs = 200;
+    t.teardown(() => void (farm.sim.options.latencyMs = 0));
+    const judgeCallsBefore = farm.sim.stats().stages['eval-judge'] ?? 0;
+    const submitted = await post({ universe: UNIVERSE, probesPerTrait: 4, models: ['sim-trained', 'sim-base'], seed: 2 });
+    const id = submitted.body.id!;
+    for (;;) {
+      const { body } = await get(id);
+      if (body.progress.judged > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Killed: its Redis connection dropped, its tasks in flight neither finished nor acked.
+    await worker.abort();
+    const atKill = (await get(id)).body.progress;
+    t.ok(atKill.judged < atKill.answersExpected || atKill.answered < atKill.answersExpected, `killed mid-eval (${JSON.stringify(atKill)})`);
+    worker = await farm.startWorker(fastLocks);
+    const done = await waitEnded(id, new Set());
+    t.equal(done.state, 'completed', done.error ?? '');
+    t.equal(done.progress.failed, 0, 'no task gave up');
+    t.equal(done.report!.answers.expected, 3 * 4 * 2);
+    t.equal(done.report!.answers.judged, done.report!.answers.expected, 'every answer judged, once each');
+    for (const trait of done.report!.traits) for (const m of trait.models) t.equal(m.n, 4, `${m.model} has one verdict per probe`);
+    const judgeCalls = (farm.sim.stats().stages['eval-judge'] ?? 0) - judgeCallsBefore;
+    // A judge call in flight at the kill is made again (its answer never arrived); no other is.
+    t.ok(judgeCalls >= 24 && judgeCalls <= 24 + 16, `judge calls ${judgeCalls}: each answer once, plus at most the calls in flight at the kill`);
   });
 });
