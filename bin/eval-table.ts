@@ -38,5 +38,5 @@ export function formatEvalReport(status: EvalStatus): string {
   if (held?.runId) lines.push(`held out from ${held.runId}: ${held.trainingPrompts} training prompts; ${held.dropped} probes dropped as repeats, ${held.regenerated} written again`);
   lines.push(`probes ${report.probes.kept} kept of ${report.probes.written} written; answers judged ${report.answers.judged} of ${report.answers.expected}${report.answers.failed ? `, ${report.answers.failed} tasks failed` : ''}`);
   lines.push(`cost: ${report.cost.calls} calls, $${report.cost.costUsd.toFixed(4)}${report.cost.cacheHits ? `, ${report.cost.cacheHits} answers from the response cache` : ''}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map((line) => line.trimEnd()).join('\n')}\n`;
 }
