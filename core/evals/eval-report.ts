@@ -35,7 +35,21 @@ export interface TraitModelScore extends Interval {
   shareAtLeast: { threshold: number; share: number } & Interval;
   /** Mean score per probe kind (everyday, agentic, adversarial, two-choice). */
   byKind: Record<string, { n: number; mean: number }>;
+  /** The lowest- and highest-scored answers, for a reader to see what the scores mean. */
+  examples: AnswerExample[];
 }
+
+export interface AnswerExample {
+  probeId: string;
+  kind: string;
+  probe: string;
+  /** The final answer, cut at EXAMPLE_CHARS. */
+  answer: string;
+  score: number;
+  reason: string;
+}
+
+const EXAMPLE_CHARS = 400;
 
 export interface ShareScore extends Interval {
   n: number;
@@ -107,6 +121,8 @@ export interface ReportInputs {
   failedAnswers: number;
   counts: { written: number; kept: number; droppedNotHeldOut: number; regenerated: number };
   cost: CallUsage;
+  /** Final answer text per answer id, for the examples. */
+  answers?: Map<string, string>;
 }
 
 /** The report of a finished eval: per trait and model, per key fact and model, side by side. */
@@ -125,10 +141,13 @@ export function buildEvalReport(inputs: ReportInputs): EvalReport {
       models: spec.models.map((model, m): TraitModelScore => {
         const scores: number[] = [];
         const byKind: Record<string, number[]> = {};
+        const scored: AnswerExample[] = [];
         for (const probe of subjectProbes) {
-          const score = verdictOf(probe, m)?.score;
+          const verdict = verdictOf(probe, m);
+          const score = verdict?.score;
           if (score === undefined) continue;
           scores.push(score);
+          scored.push({ probeId: probe.id, kind: probe.kind, probe: probe.prompt, answer: (inputs.answers?.get(`${probe.id}|${m}`) ?? '').slice(0, EXAMPLE_CHARS), score, reason: verdict!.reason });
           (byKind[probe.kind] ??= []).push(score);
         }
         overallScores[m]!.push(...scores);
@@ -139,6 +158,7 @@ export function buildEvalReport(inputs: ReportInputs): EvalReport {
           ...stats,
           shareAtLeast: { threshold: spec.threshold, share: above.share, lower: above.lower, upper: above.upper },
           byKind: Object.fromEntries(Object.entries(byKind).map(([kind, values]) => [kind, { n: values.length, mean: meanInterval(values).mean }])),
+          examples: extremes(scored),
         };
       }),
     };
@@ -177,3 +197,10 @@ export function buildEvalReport(inputs: ReportInputs): EvalReport {
   };
 }
 
+
+/** The lowest- and the highest-scored answer (one when there is one). */
+function extremes(scored: AnswerExample[]): AnswerExample[] {
+  if (scored.length === 0) return [];
+  const sorted = [...scored].sort((a, b) => a.score - b.score || a.probeId.localeCompare(b.probeId));
+  return sorted.length === 1 ? [sorted[0]!] : [sorted[0]!, sorted.at(-1)!];
+}

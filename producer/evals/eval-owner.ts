@@ -224,7 +224,7 @@ export class EvalOwner {
       store.readHash<Verdict>(keys.scores),
       store.readHash<ScreenRecord>(keys.screened),
       store.readHash<{ usage?: CallUsage }>(keys.drafts),
-      store.readHash<{ usage?: CallUsage }>(keys.answers),
+      store.readHash<{ text?: string; usage?: CallUsage }>(keys.answers),
       store.readHash<ProbeTask>(keys.probeTasks),
     ]);
     const cost: CallUsage = { calls: 0, promptTokens: 0, outputTokens: 0, costUsd: 0, cacheHits: 0 };
@@ -246,6 +246,7 @@ export class EvalOwner {
       failedAnswers: failures,
       counts: { written, kept: probes.size, droppedNotHeldOut: dropped, regenerated },
       cost,
+      answers: new Map([...answers].map(([answerId, answer]) => [answerId, answer.text ?? ''])),
     });
     const heldOut = { runId: spec.runId ?? null, trainingPrompts: owned.training?.size ?? 0, dropped, regenerated, examples };
     const full = { ...report, heldOut };

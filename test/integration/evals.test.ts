@@ -87,6 +87,8 @@ t.test('trait evaluations', async (t) => {
       t.ok(trained!.shareAtLeast.share > base!.shareAtLeast.share, 'more answers at or above the threshold');
       t.equal(trained!.shareAtLeast.threshold, 7);
       t.same(Object.keys(trained!.byKind).sort(), ['adversarial', 'agentic', 'everyday', 'two-choice']);
+      const [low, high] = base!.examples;
+      t.ok(low!.score <= high!.score && low!.answer.length > 0 && low!.reason.length > 0, 'the lowest and highest answers, with their reasons');
     }
     const [factTrained, factBase] = report.keyFacts[0]!.models;
     t.equal(factTrained!.multipleChoice.share, 1, 'the believer picks the fact in every multiple-choice probe');
