@@ -140,7 +140,7 @@ t.test('trait evaluations', async (t) => {
     t.notOk(after.body.report);
   });
 
-  await t.test('a worker killed in the middle of an eval loses no answer and judges none twice', async (t) => {
+  await t.test('a worker killed and the lease lost in the middle of an eval: no answer lost, none judged twice', async (t) => {
     farm.sim.options.latencyMs = 200;
     t.teardown(() => void (farm.sim.options.latencyMs = 0));
     const judgeCallsBefore = farm.sim.stats().stages['eval-judge'] ?? 0;
@@ -153,6 +153,9 @@ t.test('trait evaluations', async (t) => {
     }
     // Killed: its Redis connection dropped, its tasks in flight neither finished nor acked.
     await worker.abort();
+    // And the eval's lease lost, as when its serve froze past it: the owner's next writes are
+    // refused, and it (or another serve) takes the eval again with a new token.
+    await redis.del(evalKeys(farm.config.prefix, id).owner);
     const atKill = (await get(id)).body.progress;
     t.ok(atKill.judged < atKill.answersExpected || atKill.answered < atKill.answersExpected, `killed mid-eval (${JSON.stringify(atKill)})`);
     worker = await farm.startWorker(fastLocks);
