@@ -14,13 +14,16 @@ const documented = (schema: FastifySchema & { summary: string; tags: string[] })
 
 /** Trait evaluations: submit, read (state, progress, report), list, cancel. The work is the eval owner's and the workers'. */
 export const evalsRoutes: FastifyPluginAsync = async (app) => {
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, parseSpecDocument(body as string, 'eval spec'));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  // YAML bodies: parsed here unless the app already parses them (a farm-wide body parser plugin).
+  if (!app.hasContentTypeParser('application/yaml')) {
+    app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, parseSpecDocument(body as string, 'eval spec'));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+  }
   const store = new EvalStore(app.farm.redis, app.farm.prefix);
 
   app.post('/v1/evals', { schema: documented({ summary: 'Submit a trait evaluation', tags, response: { 202: EvalSubmittedSchema, 400: ErrorSchema } }) }, async (request, reply) => {
