@@ -14,6 +14,7 @@ import { runsRoutes } from './routes/runs.js';
 import { patternsRoutes } from './routes/patterns.js';
 import { samplesRoutes } from './routes/samples.js';
 import { uiRoutes } from './routes/ui.js';
+import { evalsRoutes } from './routes/evals.js';
 
 /**
  * The whole HTTP edge as one Fastify app: validate, enqueue, report, export. It never calls a
@@ -61,6 +62,7 @@ export async function buildApp(services: FarmServices, options: FastifyServerOpt
   await app.register(samplesRoutes);
   await app.register(uiRoutes);
   await app.register(queuesBoardPlugin);
+  await app.register(evalsRoutes);
 
   return app;
 }

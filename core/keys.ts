@@ -133,3 +133,39 @@ export function dailyBudgetKeys(prefix: string, model: string) {
     holds: `${base}:holds`,
   };
 }
+
+/** A trait evaluation's keys (EvalStore is their one gateway; see it for who writes which). */
+export function evalKeys(prefix: string, evalId: string) {
+  const base = `${prefix}:eval:${evalId}`;
+  return {
+    /** Hash: id, name, state, spec (resolved, JSON), createdAt, startedAt, finishedAt, error, report (JSON). */
+    meta: base,
+    /** String with a TTL: `<ownerId>:<n>`, the lease of the serve that drives the eval. */
+    owner: `${base}:owner`,
+    /** Hash: probe task id → ProbeTask JSON (the owner's: the tasks it asked for). */
+    probeTasks: `${base}:probe-tasks`,
+    /** Hash: probe task id → the probes a worker wrote, before the held-out check (set once). */
+    drafts: `${base}:drafts`,
+    /** Hash: probe task id → `{kept, dropped}` once the owner has checked its drafts. */
+    screened: `${base}:screened`,
+    /** Hash: probe id → Probe JSON: the held-out probes (the owner's). */
+    probes: `${base}:probes`,
+    /** Hash: `<probe id>|<model index>` → the target's answer JSON (set once, by a worker). */
+    answers: `${base}:answers`,
+    /** Hash: `<probe id>|<model index>` → the judge's verdict JSON (set once, by a worker). */
+    scores: `${base}:scores`,
+    /** Hash: `<queue>:<task id>` → the last error of a task that gave up (set once). */
+    failed: `${base}:failed`,
+    /** Hash: the owner's counters (`dedupe:dropped`, `dedupe:regenerated`, …). */
+    stats: `${base}:stats`,
+  };
+}
+
+export function evalFarmKeys(prefix: string) {
+  return {
+    /** Sorted set of eval ids by creation time. */
+    evals: `${prefix}:evals`,
+    /** Set of evals some serve must drive (queued or running). */
+    active: `${prefix}:evals:active`,
+  };
+}

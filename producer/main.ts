@@ -16,6 +16,8 @@ import { Releasers } from '../core/releasers.js';
 import { registerQueueGauges } from './queue-gauges.js';
 import { PromptLibrary } from '../core/prompts/prompt-library.js';
 import { PromptCacheKeeper, type PromptCacheKeeperOptions } from './prompt-cache-keeper.js';
+import { createEvalQueues } from '../core/evals/eval-queues.js';
+import { EvalOwner } from './evals/eval-owner.js';
 
 export interface FarmServer {
   api: ApiServer;
@@ -72,6 +74,12 @@ export async function startFarmServer(options: { config: FarmConfig; logger: Log
   });
   producer.start();
   releasers.push(() => producer.close());
+  // Trait evaluations: this serve drives the active evals whose lease it holds.
+  const evalQueues = createEvalQueues(redis, config.prefix);
+  releasers.push(() => closeQueues(Object.values(evalQueues)));
+  const evalOwner = new EvalOwner({ redis, prefix: config.prefix, queues: evalQueues, dataDir: config.dataDir, attempts: config.taskAttempts, leaseTtlMs: config.producerLockTtlMs, logger: logger.child({ component: 'eval-owner' }) });
+  evalOwner.start();
+  releasers.push(() => evalOwner.close());
 
   const api = await startApiServer({
     services: {

@@ -1,5 +1,6 @@
 /** Which farm stage a request belongs to, read the way a model would: from the schema and the prompt's tags. */
-export type SimStage = 'facts' | 'doc-types' | 'doc-ideas' | 'revise' | 'traits' | 'chat-prompts' | 'audit-scan' | 'audit-cluster' | 'audit-rate' | 'documents' | 'chat-responses' | 'chat-user' | 'text';
+export type SimStage = 'facts' | 'doc-types' | 'doc-ideas' | 'revise' | 'traits' | 'chat-prompts' | 'audit-scan' | 'audit-cluster' | 'audit-rate' | 'documents' | 'chat-responses' | 'chat-user' | 'text'
+  | 'eval-probes' | 'eval-belief-probes' | 'eval-judge' | 'eval-belief-judge' | 'eval-challenger';
 
 const BY_SCHEMA_KEY: Record<string, SimStage> = {
   facts: 'facts',
@@ -11,6 +12,11 @@ const BY_SCHEMA_KEY: Record<string, SimStage> = {
   proposals: 'audit-scan',
   catalog: 'audit-cluster',
   labels: 'audit-rate',
+  probes: 'eval-probes',
+  questions: 'eval-belief-probes',
+  score: 'eval-judge',
+  label: 'eval-belief-judge',
+  argument: 'eval-challenger',
 };
 
 export function detectStage(schema: unknown, system: string, user: string): SimStage {

@@ -7,7 +7,7 @@ import type { SimMetrics } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { invalidRole, lastUserText, normalizeRequest, promptLines, promptPieces, textOf, tokensOfLines, type GenerateRequest, type PromptLine } from './prompt.js';
 import { Random, hash32 } from './random.js';
-import { respond } from './respond.js';
+import { respond, type SimMemory } from './respond.js';
 import { countTokens, truncateToTokens } from './tokens.js';
 
 /** A request read and checked, ready to be answered. */
@@ -54,6 +54,7 @@ export class Generator {
   readonly #stats: GenerationStats = { finishReasons: {}, stages: {}, planted: {}, documents: 0, caching: { implicit: { hits: 0, tokens: 0 }, explicit: { hits: 0, tokens: 0 } } };
   readonly #recentDocs: string[] = [];
   readonly #implicit = new ImplicitCache();
+  readonly #memory: SimMemory = { chatPrompts: [], facts: [] };
   #counter = 0;
 
   constructor(
@@ -138,7 +139,7 @@ export class Generator {
     }
     // A chat answer answers the conversation's last user message (earlier turns are context).
     const user = stage === 'chat-responses' ? lastUserText(request.contents) || prompt.user : prompt.user;
-    const answer = respond(stage, prompt.system, user, random, options, this.#recentDocs);
+    const answer = respond(stage, prompt.system, user, random, options, this.#recentDocs, model, this.#memory);
     for (const id of answer.planted) {
       metrics.planted.inc({ pattern: id });
       stats.planted[id] = (stats.planted[id] ?? 0) + 1;

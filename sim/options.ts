@@ -81,6 +81,14 @@ export interface SimOptions {
    * test can switch it on a running simulator. @defaultValue false
    */
   spendCapped: boolean;
+  /**
+   * Models that have the traits and believe the facts of an eval (names as requested, e.g.
+   * `sim-trained`): their answers to plain messages keep to the trait the message is about and
+   * state the facts they were told about; every other model answers plainly. @defaultValue []
+   */
+  traitModels: string[];
+  /** Share of eval probes the simulator writes by copying a chat prompt it wrote earlier, as a model repeating its training data would. @defaultValue 0 */
+  probeReuseRate: number;
 }
 
 export const BATCH_OUTCOMES = ['succeeded', 'failed', 'expired'] as const;
@@ -119,9 +127,11 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   batchEnqueuedTokensLimit: 0,
   filesMaxBytes: 512 * 1024 * 1024,
   spendCapped: false,
+  traitModels: [],
+  probeReuseRate: 0,
 };
 
-const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate', 'batchRequestErrorRate'] as const;
+const RATE_FIELDS = ['errorRate429', 'errorRate5xx', 'timeoutRate', 'malformedRate', 'safetyRate', 'maxTokensRate', 'unsuitableRate', 'duplicateRate', 'batchRequestErrorRate', 'probeReuseRate'] as const;
 
 /** Defaults merged once, then every field checked; a bad value throws naming the option. */
 export function resolveSimOptions(partial: Partial<SimOptions> = {}): SimOptions {

@@ -32,6 +32,8 @@ import { RunCache } from './run-cache.js';
 import { createStageWorkers } from './stage-workers.js';
 import { Releasers } from '../core/releasers.js';
 import { createAuditWorker } from './audit-worker.js';
+import { createEvalWorkers } from './evals/eval-workers.js';
+import { EvalStore } from '../core/evals/eval-store.js';
 
 export interface WorkerProcessOptions {
   config: FarmConfig;
@@ -151,9 +153,14 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
 
   // The audit worker is not in that budget: it runs one audit at a time (concurrency 1).
   const auditWorker = createAuditWorker({ connection: redis, prefix: config.prefix, redis, callModel, runs, prompts, limiter, defaultLimits: parseLimits(config.limits), reportUsage: (runId, report) => publishUsage(redis, config.prefix, runId, report), logger: logger.child({ component: 'audit' }) });
-  const workers: Worker[] = [...stageWorkers.workers, auditWorker];
+  // Trait evaluations (POST /v1/evals): probes, answers and verdicts, on the same call path.
+  const evalWorkers = createEvalWorkers(
+    { store: new EvalStore(tasksRedis, config.prefix), prompts, callModel, limiter, defaultLimits: parseLimits(config.limits) },
+    { connection: redis, prefix: config.prefix, lockDuration: config.lockDurationMs, stalledInterval: config.stalledIntervalMs, maxStalledCount: config.maxStalledCount, logger: logger.child({ component: 'evals' }) },
+  );
+  const workers: Worker[] = [...stageWorkers.workers, auditWorker, ...evalWorkers];
   // Stage workers close through their scheduler (it drains the tasks it holds before closing them).
-  const closeAll = (force: boolean) => [stageWorkers.close(force), auditWorker.close(force)];
+  const closeAll = (force: boolean) => [stageWorkers.close(force), auditWorker.close(force), ...evalWorkers.map((w) => w.close(force))];
 
   let server: MetricsServer | undefined;
   if (options.metricsServer ?? true) {

@@ -10,6 +10,7 @@ export const API_TAGS = [
   { name: 'runs', description: 'Submit, list, read, change, cancel and delete runs; their dead letters.' },
   { name: 'export', description: "A run's committed output as NDJSON." },
   { name: 'patterns', description: "A run's pattern report: LLM audits and corpus features." },
+  { name: 'evals', description: 'Trait and belief evaluations of target models: submit, list, read the report, cancel.' },
   { name: 'health', description: 'Liveness, readiness and Prometheus metrics (open without a token).' },
 ] as const;
 

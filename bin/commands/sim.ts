@@ -16,6 +16,14 @@ function patternRate(value: string, previous: Record<string, number> = {}) {
   return { ...previous, [id]: Number(rate) };
 }
 
+/** `a, b` → ['a', 'b']. */
+export function modelList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
@@ -49,6 +57,8 @@ export function registerSimCommand(program: Command): void {
     .option('--batch-enqueued-tokens-limit <n>', 'input tokens a model may have in unfinished batches; past it, 429 without RetryInfo (0 = unlimited)', num('batch-enqueued-tokens-limit'), DEFAULT_SIM_OPTIONS.batchEnqueuedTokensLimit)
     .option('--spend-capped', 'answer every online generateContent 429 with no RetryInfo, only a Help link, as Gemini does for a project over its spending cap')
     .option('--files-max-bytes <n>', 'bytes the Files API holds in memory; uploads past it get 429', num('files-max-bytes'), DEFAULT_SIM_OPTIONS.filesMaxBytes)
+    .option('--trait-models <names>', 'comma-separated model names that have the traits and believe the facts of an eval (their answers keep to the trait; the judge scores them high)', '')
+    .option('--probe-reuse-rate <p>', 'share of eval probes written by copying a chat prompt the simulator wrote earlier (to see the held-out check drop them)', num('probe-reuse-rate'), 0)
     .action(async (o: Record<string, unknown>) => {
       const rates: Record<string, number> =
         o.patterns === 'off' ? Object.fromEntries(PLANTED_PATTERNS.map((p) => [p.id, 0])) : ((o.patternRate as Record<string, number> | undefined) ?? {});
@@ -80,6 +90,8 @@ export function registerSimCommand(program: Command): void {
         batchEnqueuedTokensLimit: o.batchEnqueuedTokensLimit as number,
         filesMaxBytes: o.filesMaxBytes as number,
         spendCapped: Boolean(o.spendCapped),
+        traitModels: modelList(o.traitModels as string),
+        probeReuseRate: o.probeReuseRate as number,
       };
       const sim = await startSim(options);
       process.stdout.write(`sim listening on ${sim.url}\n`);
