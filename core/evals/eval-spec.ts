@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { SpecError } from '../errors.js';
+import { schemaProblems } from '../spec/schema-problems.js';
 
 /**
  * The eval spec: the public contract of `POST /v1/evals`. The schema is the type: ajv validates
@@ -47,25 +48,10 @@ export function bulletedLines(universe: string): string[] {
     .map((line) => line.replace(/^[-*•]\s+/, '').trim());
 }
 
-function toPath(error: ErrorObject): string {
-  const parts = error.instancePath.split('/').slice(1);
-  if (error.keyword === 'additionalProperties') parts.push(String(error.params.additionalProperty));
-  if (error.keyword === 'required') parts.push(String(error.params.missingProperty));
-  let path = '';
-  for (const part of parts) path += /^\d+$/.test(part) ? `[${part}]` : path ? `.${part}` : part;
-  return path || '(spec)';
-}
-
-function describe(error: ErrorObject): string {
-  if (error.keyword === 'additionalProperties') return 'is not a known field';
-  if (error.keyword === 'required') return 'is required';
-  return error.message ?? 'is invalid';
-}
-
 /** Every problem of an eval spec as `field: message`; empty when valid. */
 export function evalSpecProblems(spec: unknown): string[] {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return ['(spec): must be an object'];
-  if (!validate(spec)) return [...new Set((validate.errors ?? []).map((e) => `${toPath(e)}: ${describe(e)}`))];
+  if (!validate(spec)) return schemaProblems(validate.errors);
   const problems: string[] = [];
   if (spec.universe.trim() === '') problems.push('universe: must not be blank');
   else if (!spec.traits && bulletedLines(spec.universe).length === 0) problems.push('traits: absent, and the universe has no bulleted lines to take them from');
