@@ -1,15 +1,14 @@
 import type { FastifyPluginAsync, FastifySchema } from 'fastify';
-import { SpecError } from '../../core/errors.js';
+import { LimitError, SpecError } from '../../core/errors.js';
 import { resolveEvalSpec } from '../../core/evals/eval-spec.js';
 import { readEvalStatus } from '../../core/evals/eval-status.js';
 import { EvalStore } from '../../core/evals/eval-store.js';
-import { parseSpecDocument } from '../../core/spec/parse-run-spec.js';
+import { evalLimitProblems } from '../../core/spec/operator-limits.js';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { ListQuerySchema, type ListQuery } from '../schemas/run-schemas.js';
 import { AUTH_ERRORS, V1_SECURITY, errorResponses } from '../schemas/error-responses.js';
 import { EvalIdParamsSchema, EvalStatusSchema, EvalSubmittedSchema, type EvalIdParams } from '../schemas/eval-schemas.js';
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 const tags = ['evals'];
 /** OpenAPI's `summary` and `tags` beside the validation schemas (typed by @fastify/swagger where it is registered). */
 const documented = (schema: FastifySchema & { summary: string; description: string; tags: string[] }): FastifySchema => ({ security: V1_SECURITY, ...schema });
@@ -17,20 +16,12 @@ const described = (schema: TSchema, description: string) => ({ ...schema, descri
 
 /** Trait evaluations: submit, read (state, progress, report), list, cancel. The work is the eval owner's and the workers'. */
 export const evalsRoutes: FastifyPluginAsync = async (app) => {
-  // YAML bodies: parsed here unless the app already parses them (a farm-wide body parser plugin).
-  if (!app.hasContentTypeParser('application/yaml')) {
-    app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => {
-      try {
-        done(null, parseSpecDocument(body as string, 'eval spec'));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
-  }
   const store = new EvalStore(app.farm.redis, app.farm.prefix);
 
   app.post('/v1/evals', { schema: documented({ summary: 'Submit a trait evaluation', description: 'Takes `{name, universe, traits?, keyFacts?, probesPerTrait, models, judge?, runId?}` (JSON or YAML) and answers 202 with the eval id; a bad spec is 400 naming each field.', tags, response: { 202: described(EvalSubmittedSchema, 'The evaluation is queued.'), ...errorResponses({ 400: {}, ...AUTH_ERRORS, 415: {}, 422: {}, 429: {} }) } }) }, async (request, reply) => {
     const spec = resolveEvalSpec(request.body);
+    const overLimits = evalLimitProblems({ ...spec, judgeNamed: Boolean((request.body as { judge?: unknown }).judge) }, app.farm.operatorLimits);
+    if (overLimits.length > 0) throw new LimitError(overLimits, 'eval spec');
     if (spec.runId && !(await app.farm.runs.summary(spec.runId))) throw new SpecError([`runId: no run ${spec.runId}`], 'eval spec');
     const record = await store.create(spec);
     return reply.code(202).send({ id: record.id, state: record.state });

@@ -51,9 +51,14 @@ export function quotaCeilingProblems(spec: RunSpec, ceilings: LimitsTable = {}):
 
 /** Every field naming a model off the allow-list, and every stage whose default model is off it. */
 export function allowedModelProblems(spec: RunSpec, allowed: readonly string[] | undefined): string[] {
+  return modelsOffList(namedModels(spec), allowed);
+}
+
+/** The named models (`{path, model, byDefault?}`) that are not on the allow-list, one problem each. */
+function modelsOffList(named: readonly { path: string; model: string; byDefault?: boolean }[], allowed: readonly string[] | undefined): string[] {
   if (!allowed) return [];
   const list = allowed.join(', ');
-  return namedModels(spec)
+  return named
     .filter(({ model }) => !allowed.includes(model))
     .map(({ path, model, byDefault }) =>
       byDefault
@@ -62,14 +67,15 @@ export function allowedModelProblems(spec: RunSpec, allowed: readonly string[] |
     );
 }
 
+function universeProblems(universe: string, limits: OperatorLimits): string[] {
+  const maxChars = limits.maxUniverseChars ?? OPERATOR_LIMIT_DEFAULTS.maxUniverseChars;
+  return universe.length > maxChars ? [`universe: ${universe.length} characters, above the farm's maximum of ${maxChars} (SDF_MAX_UNIVERSE_CHARS)`] : [];
+}
+
 /** Every way the spec exceeds the operator's limits; empty when it fits. */
 export function operatorLimitProblems(spec: RunSpec, size: RunSize, limits: OperatorLimits = {}): string[] {
   const maxTasks = limits.maxRunTasks ?? OPERATOR_LIMIT_DEFAULTS.maxRunTasks;
-  const maxChars = limits.maxUniverseChars ?? OPERATOR_LIMIT_DEFAULTS.maxUniverseChars;
-  const problems: string[] = [];
-  if (spec.universe.length > maxChars) {
-    problems.push(`universe: ${spec.universe.length} characters, above the farm's maximum of ${maxChars} (SDF_MAX_UNIVERSE_CHARS)`);
-  }
+  const problems = universeProblems(spec.universe, limits);
   if (size.tasks > maxTasks) {
     const perStage = Object.entries(size.stages ?? {}).map(([stage, tasks]) => `${stage} ${tasks}`).join(', ');
     problems.push(`(spec): the run fans out to up to ${size.tasks} tasks${perStage ? ` (${perStage})` : ''}, above the farm's maximum of ${maxTasks} per run (SDF_MAX_RUN_TASKS); ask for fewer documents or chats`);
@@ -77,4 +83,13 @@ export function operatorLimitProblems(spec: RunSpec, size: RunSize, limits: Oper
   problems.push(...allowedModelProblems(spec, limits.allowedModels));
   problems.push(...quotaCeilingProblems(spec, limits.modelLimits));
   return problems;
+}
+
+/**
+ * The same limits for an eval: its universe, and every model it calls (targets and judge, the
+ * default judge included) on the allow-list. Its fan-out is bounded by the eval schema itself.
+ */
+export function evalLimitProblems(spec: { universe: string; models: readonly string[]; judge: string; judgeNamed: boolean }, limits: OperatorLimits = {}): string[] {
+  const named = [...spec.models.map((model, i) => ({ path: `models[${i}]`, model })), { path: 'judge', model: spec.judge, byDefault: !spec.judgeNamed }];
+  return [...universeProblems(spec.universe, limits), ...modelsOffList(named, limits.allowedModels)];
 }

@@ -205,3 +205,21 @@ t.test('config: the limits come from the environment with safe defaults', async 
   t.throws(() => loadConfig({ SDF_ALLOWED_MODELS: ' , ' }), /SDF_ALLOWED_MODELS: must list at least one model/);
   t.throws(() => loadConfig({ SDF_MAX_RUN_TASKS: '0' }), /SDF_MAX_RUN_TASKS: must be an integer >= 1/);
 });
+
+t.test('an eval is held to the same allow-list and universe length as a run', async (t) => {
+  const { instance } = await app(t, { operatorLimits: { allowedModels: ['sim-a', 'sim-b'], maxUniverseChars: 100 } });
+  const evalSpec = { name: 'e', universe: '- The assistant admits uncertainty.', probesPerTrait: 2, models: ['sim-a', 'gpt-x'] };
+  const over = await instance.inject({ method: 'POST', url: '/v1/evals', payload: evalSpec });
+  t.equal(over.statusCode, 422);
+  const body = over.json() as Refusal;
+  t.equal(body.error, "eval spec exceeds the farm's limits");
+  t.same(body.problems, [
+    'models[1]: model "gpt-x" is not allowed on this farm; allowed: sim-a, sim-b (SDF_ALLOWED_MODELS)',
+    'judge: the default model "gemini-2.5-flash" is not allowed on this farm; name one of the allowed models: sim-a, sim-b (SDF_ALLOWED_MODELS)',
+  ]);
+  const long = await instance.inject({ method: 'POST', url: '/v1/evals', payload: { ...evalSpec, models: ['sim-a'], judge: 'sim-b', universe: `- ${'u'.repeat(120)}` } });
+  t.equal(long.statusCode, 422);
+  t.same((long.json() as Refusal).problems, ["universe: 122 characters, above the farm's maximum of 100 (SDF_MAX_UNIVERSE_CHARS)"]);
+  const fits = await instance.inject({ method: 'POST', url: '/v1/evals', payload: { ...evalSpec, models: ['sim-a', 'sim-b'], judge: 'sim-b' } });
+  t.equal(fits.statusCode, 202, 'allowed targets and judge are accepted');
+});
