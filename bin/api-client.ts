@@ -1,3 +1,4 @@
+import type { EvalStatus } from '../core/evals/eval-status.js';
 import type { RunStatus } from '../core/runs/run-status.js';
 
 /** Where the remote commands find the farm when neither `--api` nor `SDF_API_URL` says. */
@@ -90,6 +91,15 @@ export class FarmApiClient {
 
   deleteRun(runId: string): Promise<{ id: string; deleted: boolean } & Record<string, unknown>> {
     return this.#json('DELETE', `/v1/runs/${encodeURIComponent(runId)}`, { runId });
+  }
+
+  /** POST /v1/evals: the eval's id. */
+  submitEval(specText: string, contentType: string): Promise<{ id: string; state: string }> {
+    return this.#json('POST', '/v1/evals', { headers: { 'content-type': contentType }, body: specText });
+  }
+
+  evalStatus(evalId: string): Promise<EvalStatus> {
+    return this.#json('GET', `/v1/evals/${encodeURIComponent(evalId)}`);
   }
 
   /** GET /v1/runs/:id/export: the NDJSON body, to be streamed (an export can be gigabytes). */

@@ -8,16 +8,10 @@ import { examples } from '../help-examples.js';
 import { loadConfig, type FarmConfig } from '../../core/config.js';
 import { SpecError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { redisAnswers } from '../../core/redis.js';
 import { hasEnded } from '../../core/runs/run-state.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
 import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
 import type { RunSpec } from '../../core/spec/run-spec-schema.js';
-import { startFarmServer } from '../../producer/main.js';
-import { startWorkerProcess } from '../../workers/main.js';
-import { startSim } from '../../sim/index.js';
-import { geminiFromConfig } from '../gemini-from-config.js';
-import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { ProgressView } from '../progress.js';
 import { printSummary } from '../summary.js';
 import { Releasers } from '../../core/releasers.js';
@@ -25,10 +19,9 @@ import { defaultOutDir, outDirProblem } from './out-dir.js';
 import { loadPriceTable } from '../../core/cost/price-file.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
 import { estimateRun } from '../../producer/run-estimate.js';
-import { roleGrants } from '../../core/auth/api-roles.js';
-import { parseTokenFile } from '../../core/auth/token-file.js';
 import { formatEstimate } from '../estimate-table.js';
-import { ApiResponseError, FarmApiClient } from '../api-client.js';
+import { ApiResponseError, type FarmApiClient } from '../api-client.js';
+import { startLocalFarm } from '../local-farm.js';
 
 interface RunCommandOptions {
   out?: string;
@@ -86,32 +79,16 @@ export async function runCommand(specPath: string, options: RunCommandOptions): 
       process.stderr.write(`sdf-farm run: ${outProblem}\n`);
       return 2;
     }
-    if (!(await redisAnswers(config.redisUrl))) {
-      const local: LocalRedis = await startLocalRedis();
-      releasers.push(() => local.stop());
-      process.stderr.write(`no Redis at ${config.redisUrl}; started a private one at ${local.url}\n`);
-      config = { ...config, redisUrl: local.url };
-    }
-    let gemini = geminiFromConfig(config);
-    if (!gemini) {
-      const sim = await startSim({ port: 0 });
-      releasers.push(() => sim.close());
-      process.stderr.write(`no GEMINI_API_KEY: using the built-in Gemini simulator at ${sim.url}\n`);
-      gemini = geminiFromConfig(config, sim.url)!;
-    }
     const port = options.port !== undefined ? Number(options.port) : process.env.PORT ? config.port : 0;
-    const server = await startFarmServer({ config, logger, port, gemini });
-    releasers.push(() => server.close());
-    const worker = await startWorkerProcess({ config, gemini, logger, metricsServer: false });
-    releasers.push(() => worker.close(5_000));
-
-    const client = new FarmApiClient({ baseUrl: server.api.url, token: ownToken(config) });
+    const farm = await startLocalFarm({ config, logger, releasers, port });
+    config = farm.config;
+    const { client } = farm;
     const body = await client.submit(specText, 'application/yaml').catch((err: unknown) => {
       const problems = err instanceof ApiResponseError ? (err.body.problems ?? []) : [];
       throw new Error(`submission refused: ${(err as Error).message} ${problems.join('; ')}`);
     });
     if (!body.id) throw new Error(`submission refused: no run id in ${JSON.stringify(body)}`);
-    process.stderr.write(`run ${body.id} submitted to ${server.api.url}\n`);
+    process.stderr.write(`run ${body.id} submitted to ${client.baseUrl}\n`);
 
     const view = new ProgressView(!options.quiet && Boolean(process.stderr.isTTY), { documents: Boolean(spec.documents), chats: Boolean(spec.chats) });
     const started = Date.now();
@@ -151,15 +128,6 @@ function printEstimate(spec: RunSpec, options: RunCommandOptions): number {
   const estimate = estimateRun(spec, { prices: loadPriceTable(config.pricesFile), prompts: new PromptLibrary(config.promptsDir) });
   process.stdout.write(options.json ? JSON.stringify({ dryRun: true, ...estimate }, null, 2) + '\n' : formatEstimate(spec.name ?? 'run', estimate));
   return 0;
-}
-
-/** The token this process calls its own API with: SDF_API_TOKEN, else the file's first that may submit. */
-function ownToken(config: FarmConfig): string | undefined {
-  if (config.apiToken) return config.apiToken;
-  if (!config.apiTokensFile) return undefined;
-  const entry = parseTokenFile(readFileSync(config.apiTokensFile, 'utf8'), config.apiTokensFile).find((e) => roleGrants(e.role, 'submit'));
-  if (!entry) throw new Error(`SDF_API_TOKENS_FILE ${config.apiTokensFile} has no token of role submit or admin for this run to submit with`);
-  return entry.token;
 }
 
 /** Writes each output kind through the export API, the same path any client uses. */
