@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { REPO_ROOT, startTestFarm, type TestFarm } from '../helpers/farm.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestFarm, type TestFarm } from '../helpers/farm.js';
+import { freePort } from '../helpers/redis-server.js';
 
 /**
  * The remote commands as a user runs them: `sdf-farm …` child processes against a real farm
@@ -12,38 +12,14 @@ import { REPO_ROOT, startTestFarm, type TestFarm } from '../helpers/farm.js';
  * the simulator behind the workers.
  */
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function sdfFarm(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const base: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-  delete base.SDF_API_TOKEN;
-  delete base.SDF_API_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
-}
+/** The CLI with nothing of this shell's farm address or token: each call says what it uses. */
+const sdfFarm = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, env, ['SDF_API_TOKEN', 'SDF_API_URL'].filter((name) => !(name in env)));
 
 /** The API itself, for what the CLI must reproduce. */
 async function api(farm: TestFarm, path: string, token?: string, init: RequestInit = {}): Promise<Response> {
   return fetch(`${farm.apiUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } });
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const SPEC = `name: remote-cli
 universe: |
@@ -76,7 +52,7 @@ t.test('with a token: every remote command, refused without it', async (t) => {
   const [noToken, wrongToken, unreachable, invalid, dryRun, queued] = await Promise.all([
     sdfFarm(['submit', spec, ...apiFlag]),
     sdfFarm(['status', '--json', ...apiFlag], { SDF_API_TOKEN: 'wrong' }),
-    closedPort().then((port) => sdfFarm(['status', '--api', `http://127.0.0.1:${port}`])),
+    freePort().then((port) => sdfFarm(['status', '--api', `http://127.0.0.1:${port}`])),
     sdfFarm(['submit', bad, ...apiFlag], { SDF_API_TOKEN: TOKEN }),
     sdfFarm(['submit', spec, '--dry-run', '--json'], withToken),
     sdfFarm(['submit', spec], withToken),

@@ -1,26 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { createRedis, deleteKeys } from '../../core/redis.js';
 import type { RunStatus } from '../../core/runs/run-status.js';
-import { REPO_ROOT } from '../helpers/farm.js';
+import { runCli } from '../helpers/cli.js';
 import { TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 /** `sdf-farm run` as a user starts it: a child process on the test Redis, the built-in simulator. */
-async function sdfFarmRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), 'run', ...args], {
-    env: { ...process.env, REDIS_URL: TEST_REDIS_URL, GEMINI_API_KEY: '', GEMINI_BASE_URL: '', PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
+const sdfFarmRun = (args: string[], env: NodeJS.ProcessEnv) => runCli(['run', ...args], { REDIS_URL: TEST_REDIS_URL, GEMINI_API_KEY: '', GEMINI_BASE_URL: '', PORT: '0', ...env });
+
 
 /** Every line of an exported file, each of which must be a whole JSON record. */
 function jsonLines(t: Test, path: string): unknown[] {

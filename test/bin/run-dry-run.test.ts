@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +6,8 @@ import { PriceTable } from '../../core/cost/price-table.js';
 import { PromptLibrary } from '../../core/prompts/prompt-library.js';
 import { parseRunSpec } from '../../core/spec/parse-run-spec.js';
 import { estimateRun } from '../../producer/run-estimate.js';
-import { REPO_ROOT } from '../helpers/farm.js';
+import { runCli as sdfFarm } from '../helpers/cli.js';
 
-async function sdfFarm(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/sdf-farm.ts'), ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
-}
 
 t.test('sdf-farm run SPEC --dry-run prints the estimate and starts nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sdf-dry-'));
